@@ -1,0 +1,1 @@
+"""Dash layout and thin callbacks over the core, jobs and figures layers."""

@@ -1,0 +1,149 @@
+"""``python -m gridapp run ...``: the pipeline, headless, with a progress line per step."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from gridapp.core.errors import GridappError
+from gridapp.core.methods import METHODS
+from gridapp.core.parallel import dask_client
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run, write_outputs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gridapp`` argument parser (sub-command ``run``)."""
+    parser = argparse.ArgumentParser(prog="python -m gridapp", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="infer a GRN, regulons and AUCell activity for a cell subset")
+    data = run_parser.add_argument_group("data")
+    data.add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
+    data.add_argument("--input", help="h5ad, loom, 10x .h5 / mtx folder, or CSV/TSV")
+    data.add_argument("--tfs", help="TF list, one symbol per line")
+    data.add_argument("--gene-symbols", help="var column with gene symbols (auto-detected)")
+    cells = run_parser.add_argument_group("cell subset")
+    cells.add_argument("--donor-key", help="obs column of donors")
+    cells.add_argument("--donor", type=_csv, default=(), help="donor(s) to keep, comma-separated")
+    cells.add_argument("--celltype-key", help="obs column of cell types")
+    cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
+    cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
+    grn = run_parser.add_argument_group("inference")
+    grn.add_argument("--method", choices=sorted(METHODS), default="grnboost2")
+    grn.add_argument("--seed", type=int, default=0)
+    grn.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
+    grn.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
+    prune = run_parser.add_argument_group("pruning (one of)")
+    prune.add_argument("--motif-db", nargs="+", default=(), help="cisTarget ranking database(s)")
+    prune.add_argument("--motif-annotations", help="motif annotations (.tbl or RcisTarget table)")
+    prune.add_argument("--prior", help="prior network (DoRothEA, CollecTRI, TRRUST, ...)")
+    prune.add_argument("--prior-confidence", type=_csv, default=(), help="DoRothEA levels to keep, e.g. A,B,C")
+    prune.add_argument("--no-prune", action="store_true", help="keep co-expression modules as regulons")
+    run_parser.add_argument("--auc-threshold", type=float, help="AUCell ranking cut-off (chosen from the data)")
+    run_parser.add_argument("--out", required=True, help="output folder")
+    run_parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
+    run_parser.add_argument("--cache-dir", help="where converted motif databases are kept")
+    run_parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
+    return parser
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def params_from_args(args: argparse.Namespace) -> RunParams:
+    """Build :class:`RunParams` from parsed ``run`` arguments (``--demo`` fills unset data options)."""
+    chosen = [
+        name
+        for name, given in (
+            ("--motif-db", bool(args.motif_db)),
+            ("--prior", bool(args.prior)),
+            ("--no-prune", args.no_prune),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise GridappError(f"Choose one pruning mode, not {' and '.join(chosen)}.")
+    fields = {
+        "input": args.input,
+        "tfs": args.tfs,
+        "gene_symbols": args.gene_symbols,
+        "donor_key": args.donor_key,
+        "donors": args.donor,
+        "cell_type_key": args.celltype_key,
+        "cell_types": args.cell_types,
+        "n_top_genes": args.n_top_genes,
+        "method": args.method,
+        "seed": args.seed,
+        "motif_dbs": tuple(args.motif_db),
+        "motif_annotations": args.motif_annotations,
+        "prior": args.prior,
+        "prior_confidence": args.prior_confidence,
+        "auc_threshold": args.auc_threshold,
+    }
+    if chosen:
+        fields["prune"] = {"--motif-db": "cistarget", "--prior": "prior", "--no-prune": "none"}[chosen[0]]
+    given = {name: value for name, value in fields.items() if value not in (None, ())}
+    if args.demo:
+        return RunParams.demo(**given)
+    missing = [flag for flag, name in (("--input", "input"), ("--tfs", "tfs")) if name not in given]
+    if missing:
+        raise GridappError(f"Missing {' and '.join(missing)}.", "Give them, or use --demo for the embedded data.")
+    return RunParams(**given)
+
+
+def _progress(index: int, total: int, name: str) -> None:
+    print(f"[{index + 1}/{total}] {name} ...", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 ok, 2 bad input, 130 cancelled, 1 internal error)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.debug:
+        warnings.simplefilter("ignore")
+        for name in ("pyscenic", "distributed", "arboreto"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        params = params_from_args(args)
+        out = prepare_out_dir(args.out, overwrite=args.overwrite)
+        cache_dir = Path(args.cache_dir or Path(tempfile.gettempdir()) / "gridapp-cache")
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with dask_client(args.dask_scheduler, n_workers=args.workers) as client:
+            result = run(params, client=client, cache_dir=cache_dir, progress=_progress)
+        write_outputs(result, out, cell_type_key=params.cell_type_key)
+    except GridappError as err:
+        print(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(
+            f"internal error: {type(err).__name__}: {err}\n  hint: rerun with --debug and report it.", file=sys.stderr
+        )
+        return 1
+    _print_summary(result.summary, out, time.perf_counter() - started)
+    return 0
+
+
+def _print_summary(summary: dict, out: Path, seconds: float) -> None:
+    counts = summary["counts"]
+    print(
+        f"{counts['cells']} cells × {counts['genes']} genes, {counts['tfs_in_data']} TFs → "
+        f"{counts['adjacencies']} adjacencies, {counts['modules']} modules, {counts['regulons']} regulons "
+        f"(AUCell threshold {summary['aucell']['auc_threshold']:.3f}) in {seconds:.0f} s"
+    )
+    print("seconds per step: " + ", ".join(f"{name} {summary['seconds'][name]}" for name in (*STEPS, "write")))
+    for cell_type, top in summary["top_regulons"].get("rss", {}).items():
+        print(f"  {cell_type}: {', '.join(top)}")
+    print(f"outputs in {out}")

@@ -1,0 +1,47 @@
+"""The one place that adapts pySCENIC / arboreto / ctxcore to the pinned numpy and pandas.
+
+pySCENIC 0.12.1 still uses ``np.object``, ``np.float`` and ``pd.Series.iteritems``, all removed
+from numpy 1.24 and pandas 2.0. :func:`apply` restores exactly those attributes, as aliases of the
+objects they always meant, and must run before pySCENIC is imported; importing
+:mod:`gridapp.core` does that, and Dask workers run it through
+:class:`gridapp.core.parallel.CompatPlugin`. ``tests/core/test_compat.py`` fails when a
+restoration is no longer needed (the attribute is back upstream) or no longer makes pySCENIC work.
+
+It also turns off dask's automatic conversion of object columns to pyarrow strings, which would
+turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their text.
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pandas as pd
+
+#: (owner, attribute name, replacement) for every attribute pySCENIC needs and the pins lack.
+RESTORATIONS: tuple[tuple[object, str, object], ...] = (
+    (np, "object", object),
+    (np, "float", float),
+    (pd.Series, "iteritems", pd.Series.items),
+)
+#: Dask settings pySCENIC's Dask graphs need.
+DASK_CONFIG = {"dataframe.convert-string": False}
+
+
+def apply() -> list[str]:
+    """Restore the removed attributes pySCENIC 0.12.1 uses.
+
+    Returns
+    -------
+    The dotted names of the attributes that were missing and are now restored (empty when
+    called a second time).
+    """
+    dask.config.set(DASK_CONFIG)
+    restored = []
+    for owner, name, replacement in RESTORATIONS:
+        if name not in vars(owner):
+            setattr(owner, name, replacement)
+            restored.append(f"{owner.__name__}.{name}")
+    return restored
+
+
+RESTORED = apply()

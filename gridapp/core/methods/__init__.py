@@ -1,0 +1,8 @@
+"""GRN inference methods behind one interface; importing this package registers them all."""
+
+from __future__ import annotations
+
+from gridapp.core.methods import arboreto  # noqa: F401  (registers grnboost2, genie3)
+from gridapp.core.methods.registry import METHODS, Method, get_method, infer
+
+__all__ = ["METHODS", "Method", "get_method", "infer"]

@@ -1,0 +1,80 @@
+"""One table of GRN inference methods; the pipeline, cache and UI never special-case a method.
+
+Every method has the same signature, ``infer(adata, tfs, *, seed, client) -> adjacencies``,
+where adjacencies is a DataFrame with columns ``TF``, ``target``, ``importance`` (pySCENIC's
+``adjacencies.tsv`` layout), sorted by decreasing importance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import anndata as ad
+import pandas as pd
+from distributed import Client
+
+from gridapp.core.errors import GridappError
+
+InferFunction = Callable[..., pd.DataFrame]
+ADJACENCY_COLUMNS = ["TF", "target", "importance"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered inference method and what a user needs to know about it."""
+
+    id: str
+    name: str
+    citation: str
+    supervised: bool
+    infer: InferFunction
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` under its id."""
+    METHODS[method.id] = method
+    return method
+
+
+def get_method(method_id: str) -> Method:
+    """The method registered as ``method_id``, or an error listing the ids there are."""
+    try:
+        return METHODS[method_id]
+    except KeyError:
+        raise GridappError(f"Unknown method {method_id!r}.", f"Choose one of: {', '.join(METHODS)}.") from None
+
+
+def infer(
+    adata: ad.AnnData,
+    tfs: Sequence[str],
+    *,
+    method: str = "grnboost2",
+    seed: int = 0,
+    client: Client | None = None,
+) -> pd.DataFrame:
+    """Infer TF → target adjacencies with a registered method.
+
+    Parameters
+    ----------
+    adata
+        Log-normalised cells × genes; every gene is a candidate target.
+    tfs
+        Candidate regulators (those absent from ``adata`` are ignored).
+    method
+        A key of :data:`METHODS`.
+    seed
+        Random seed; the same seed gives the same adjacencies.
+    client
+        Dask client for the parallel part; a local cluster when ``None``.
+
+    Returns
+    -------
+    DataFrame ``TF, target, importance`` sorted by decreasing importance, self-links excluded.
+    """
+    adjacencies = get_method(method).infer(adata, [t for t in tfs if t in adata.var_names], seed=seed, client=client)
+    adjacencies = adjacencies[adjacencies["TF"] != adjacencies["target"]]
+    return adjacencies.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)

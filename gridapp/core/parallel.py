@@ -1,0 +1,71 @@
+"""Dask client set-up: a local cluster sized for this machine, or an existing scheduler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster, WorkerPlugin
+
+from gridapp.core import compat
+from gridapp.core.errors import GridappError
+
+
+class CompatPlugin(WorkerPlugin):
+    """Apply :mod:`gridapp.core.compat` in every worker before it unpickles pySCENIC tasks."""
+
+    name = "gridapp-compat"
+
+    def setup(self, worker: object) -> None:
+        compat.apply()
+
+
+def prepare(client: Client) -> Client:
+    """Make ``client``'s workers (present and future) able to run pySCENIC code."""
+    client.register_plugin(CompatPlugin(), name=CompatPlugin.name)
+    return client
+
+
+@contextmanager
+def dask_client(address: str | None = None, *, n_workers: int | None = None) -> Iterator[Client]:
+    """Open a Dask client for the parallel steps and close it afterwards.
+
+    Parameters
+    ----------
+    address
+        Scheduler address (``tcp://host:8786``) of an existing cluster; ``None`` starts a local
+        cluster of single-threaded worker processes.
+    n_workers
+        Local workers; defaults to the number of CPU cores.
+    """
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as err:
+            raise GridappError(
+                f"Cannot reach the Dask scheduler at {address} ({err}).",
+                "Check the address, or leave --dask-scheduler out to run locally.",
+            ) from err
+        with client:
+            yield prepare(client)
+        return
+    cluster = LocalCluster(
+        n_workers=n_workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    with cluster, Client(cluster) as client:
+        yield prepare(client)
+
+
+@contextmanager
+def client_or_local(client: Client | None) -> Iterator[Client]:
+    """Use ``client`` when given, else a local cluster for the duration of the block."""
+    if client is not None:
+        yield prepare(client)
+        return
+    with dask_client() as local:
+        yield local

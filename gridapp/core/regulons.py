@@ -1,0 +1,206 @@
+"""Co-expression modules → regulons, pruned by cisTarget motifs, by a prior network, or not at all.
+
+Regulons are ctxcore :class:`~ctxcore.genesig.Regulon` objects named as pySCENIC names them
+(``SPI1(+)``); unpruned ones say so (``SPI1(+) [unpruned]``). :func:`regulons_table` flattens them
+into the ``regulons.csv`` layout (regulon, TF, target, weight).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+import scipy.sparse as sp
+from ctxcore.genesig import Regulon
+from distributed import Client
+from pyscenic.prune import df2regulons, prune2df
+from pyscenic.utils import modules_from_adjacencies
+
+from gridapp.core.errors import GridappError
+from gridapp.core.motifs import check_gene_overlap, open_ranking_db, read_motif_annotations, write_motif_annotations
+from gridapp.core.parallel import client_or_local
+from gridapp.core.priors import prior_targets
+
+logger = logging.getLogger(__name__)
+
+ACTIVATING = "activating"
+REGULON_COLUMNS = ["regulon", "TF", "target", "weight"]
+
+
+def expression_frame(adata: ad.AnnData) -> pd.DataFrame:
+    """``adata.X`` as a dense cells × genes DataFrame, the layout pySCENIC functions take."""
+    matrix = adata.X.toarray() if sp.issparse(adata.X) else adata.X
+    return pd.DataFrame(matrix, index=adata.obs_names, columns=adata.var_names)
+
+
+def modules(
+    adata: ad.AnnData,
+    adjacencies: pd.DataFrame,
+    *,
+    min_genes: int = 20,
+    keep_only_activating: bool = True,
+) -> list[Regulon]:
+    """pySCENIC's co-expression modules from adjacencies (top targets, top regulators, percentiles).
+
+    Parameters
+    ----------
+    adata
+        The expression the adjacencies were inferred from (for TF–target correlations).
+    adjacencies
+        ``TF, target, importance``.
+    min_genes
+        Smallest module kept.
+    keep_only_activating
+        Drop modules of negatively correlated targets (pySCENIC's default).
+    """
+    found = modules_from_adjacencies(
+        adjacencies,
+        expression_frame(adata),
+        min_genes=min_genes,
+        keep_only_activating=keep_only_activating,
+    )
+    if not found:
+        raise GridappError(
+            f"No co-expression module of at least {min_genes} genes came out of {len(adjacencies)} adjacencies.",
+            "Use more cells or genes (--n-top-genes), or check that the TFs are expressed.",
+        )
+    return found
+
+
+def prune_cistarget(
+    found_modules: Sequence[Regulon],
+    databases: Sequence[str | Path],
+    annotations: str | Path,
+    *,
+    cache_dir: str | Path,
+    client: Client | None = None,
+    nes_threshold: float = 3.0,
+    rank_threshold: int = 1500,
+    auc_threshold: float = 0.05,
+) -> tuple[list[Regulon], pd.DataFrame]:
+    """Prune modules to regulons with cisTarget motif enrichment (pySCENIC ``ctx``).
+
+    Parameters
+    ----------
+    found_modules
+        Co-expression modules from :func:`modules`.
+    databases
+        cisTarget gene ranking databases (see :func:`gridapp.core.motifs.open_ranking_db`).
+    annotations
+        Motif annotations, pySCENIC ``.tbl`` or RcisTarget layout.
+    cache_dir
+        Where converted databases and annotation tables are kept.
+    client
+        Dask client; a local cluster when ``None``.
+    nes_threshold, rank_threshold, auc_threshold
+        pySCENIC's enrichment settings.
+
+    Returns
+    -------
+    The regulons and the enriched-motif table (pySCENIC's ``motifs.csv`` layout).
+    """
+    genes = sorted({gene for module in found_modules for gene in module.genes})
+    dbs = [open_ranking_db(path, cache_dir=cache_dir) for path in databases]
+    for path, db in zip(databases, dbs):
+        check_gene_overlap(db, genes, source=Path(path).name)
+    table = read_motif_annotations(annotations)
+    annotated_tfs = set(table["gene_name"])
+    if not annotated_tfs.intersection(module.transcription_factor for module in found_modules):
+        raise GridappError(
+            f"{Path(annotations).name}: annotates none of the modules' TFs.",
+            "Use the motif annotations of your data's species (hgnc for human, mgi for mouse).",
+        )
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch, client_or_local(client) as dask:
+        tbl = write_motif_annotations(table, Path(scratch) / "motifs.tbl")
+        enriched = prune2df(
+            dbs,
+            list(found_modules),
+            str(tbl),
+            rank_threshold=rank_threshold,
+            auc_threshold=auc_threshold,
+            nes_threshold=nes_threshold,
+            client_or_address=dask,
+        )
+    if enriched.empty:
+        return [], enriched
+    return list(df2regulons(enriched)), enriched
+
+
+def prune_prior(found_modules: Sequence[Regulon], prior: pd.DataFrame, *, min_targets: int = 5) -> list[Regulon]:
+    """Keep the module targets that the prior network lists for the module's TF.
+
+    Modules of the same TF are merged (union of supported targets, highest weight); regulons with
+    fewer than ``min_targets`` supported targets are dropped.
+    """
+    supported = prior_targets(prior)
+    kept = [
+        (
+            module.transcription_factor,
+            {
+                gene: weight
+                for gene, weight in module.gene2weight.items()
+                if gene in supported.get(module.transcription_factor, ())
+            },
+        )
+        for module in found_modules
+    ]
+    return merge_by_tf(kept, min_targets=min_targets)
+
+
+def unpruned(found_modules: Sequence[Regulon], *, min_targets: int = 5) -> list[Regulon]:
+    """Merge the modules of each TF into one regulon named ``TF(+) [unpruned]``."""
+    kept = [(module.transcription_factor, dict(module.gene2weight)) for module in found_modules]
+    return merge_by_tf(kept, min_targets=min_targets, suffix=" [unpruned]")
+
+
+def merge_by_tf(
+    targets_per_module: Sequence[tuple[str, dict[str, float]]],
+    *,
+    min_targets: int,
+    suffix: str = "",
+) -> list[Regulon]:
+    """One activating regulon per TF from (TF, {target: weight}) pairs: union of targets, max weight."""
+    merged: dict[str, dict[str, float]] = defaultdict(dict)
+    for tf, gene2weight in targets_per_module:
+        for gene, weight in gene2weight.items():
+            merged[tf][gene] = max(weight, merged[tf].get(gene, weight))
+    return [
+        Regulon(
+            name=f"{tf}(+){suffix}",
+            gene2weight=gene2weight,
+            gene2occurrence={},
+            transcription_factor=tf,
+            context=frozenset([ACTIVATING]),
+        )
+        for tf, gene2weight in sorted(merged.items())
+        if len(set(gene2weight) - {tf}) >= min_targets
+    ]
+
+
+def regulons_table(regulons: Sequence[Regulon]) -> pd.DataFrame:
+    """Flatten regulons to rows ``regulon, TF, target, weight`` (the ``regulons.csv`` layout)."""
+    rows = [
+        (regulon.name, regulon.transcription_factor, gene, weight)
+        for regulon in regulons
+        for gene, weight in sorted(regulon.gene2weight.items(), key=lambda item: -item[1])
+    ]
+    return pd.DataFrame(rows, columns=REGULON_COLUMNS)
+
+
+def regulons_from_table(table: pd.DataFrame) -> list[Regulon]:
+    """Rebuild regulons from the ``regulons.csv`` layout."""
+    return [
+        Regulon(
+            name=name,
+            gene2weight=dict(zip(group["target"], group["weight"].astype(float))),
+            gene2occurrence={},
+            transcription_factor=str(group["TF"].iloc[0]),
+            context=frozenset([ACTIVATING]),
+        )
+        for name, group in table.groupby("regulon", sort=False)
+    ]

@@ -1,0 +1,52 @@
+"""Per-cell-type summaries of regulon activity: mean AUC z-scores, RSS, mean TF expression."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pyscenic.rss import regulon_specificity_scores
+
+from gridapp.core.subset import obs_column
+
+
+def celltype_summaries(adata: ad.AnnData, cell_type_key: str, *, use_rep: str = "X_aucell") -> dict[str, pd.DataFrame]:
+    """Summarise regulon activity per cell type (the tables behind clustermaps and heatmaps).
+
+    Parameters
+    ----------
+    adata
+        Cells with an AUC matrix in ``obsm[use_rep]`` (a DataFrame, cells × regulons).
+    cell_type_key
+        ``obs`` column of cell types.
+
+    Returns
+    -------
+    Dict of cell types × regulons DataFrames, also stored in ``adata.uns['regulon_summaries']``:
+    ``mean_auc`` (mean AUC), ``mean_auc_z`` (mean AUC z-scored across cell types, per regulon),
+    ``rss`` (regulon specificity score, Suo et al. 2018) and ``tf_expression`` (cell types ×
+    TFs of the regulons, mean expression).
+    """
+    auc: pd.DataFrame = adata.obsm[use_rep]
+    cell_types = obs_column(adata, cell_type_key)
+    mean_auc = auc.groupby(cell_types.to_numpy()).mean()
+    spread = mean_auc.std(axis=0, ddof=0).replace(0, np.nan)
+    mean_auc_z = ((mean_auc - mean_auc.mean(axis=0)) / spread).fillna(0.0)
+    rss = regulon_specificity_scores(auc, cell_types).loc[mean_auc.index]
+    tfs = list(dict.fromkeys(name.split("(")[0] for name in auc.columns))
+    tfs = [tf for tf in tfs if tf in adata.var_names]
+    matrix = adata[:, tfs].X
+    expression = pd.DataFrame(matrix.toarray() if sp.issparse(matrix) else matrix, index=adata.obs_names, columns=tfs)
+    tf_expression = expression.groupby(cell_types.to_numpy()).mean()
+    summaries = {"mean_auc": mean_auc, "mean_auc_z": mean_auc_z, "rss": rss, "tf_expression": tf_expression}
+    for table in summaries.values():
+        table.index.name = cell_type_key
+        table.columns = table.columns.astype(str)
+    adata.uns["regulon_summaries"] = {"cell_type_key": cell_type_key, **summaries}
+    return summaries
+
+
+def top_regulons(summary: pd.DataFrame, n: int = 5) -> dict[str, list[str]]:
+    """The ``n`` highest-scoring regulons of each cell type in a cell types × regulons table."""
+    return {cell_type: list(row.nlargest(n).index) for cell_type, row in summary.iterrows()}

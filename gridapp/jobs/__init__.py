@@ -1,0 +1,1 @@
+"""The pipeline runner: parameters, steps with progress and cancellation, outputs."""

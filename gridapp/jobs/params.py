@@ -1,0 +1,124 @@
+"""RunParams: the one object that flows from the CLI or UI to the pipeline, the cache key and run.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from gridapp import __version__
+from gridapp.core.errors import GridappError
+
+PRUNE_MODES = ("cistarget", "prior", "none")
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+DEMO_DIR = DATA_DIR / "demo"
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Everything that determines a pipeline result (and nothing about where it runs).
+
+    Attributes
+    ----------
+    input
+        Expression file (h5ad, loom, 10x, CSV/TSV).
+    tfs
+        TF list, one symbol per line.
+    gene_symbols
+        ``var`` column of gene symbols (auto-detected when ``None``).
+    donor_key, donors, cell_type_key, cell_types
+        The cell subset (all cells when empty).
+    n_top_genes, min_cells_fraction
+        Gene set: highly variable genes ∪ TFs, detected in at least this fraction of cells.
+    method, seed
+        GRN inference method id (see :data:`gridapp.core.methods.METHODS`) and its seed.
+    prune
+        ``cistarget``, ``prior`` or ``none``.
+    motif_dbs, motif_annotations
+        cisTarget ranking databases and motif annotations (``prune="cistarget"``).
+    prior, prior_confidence
+        Prior network file and DoRothEA confidence levels to keep (``prune="prior"``).
+    auc_threshold
+        AUCell ranking cut-off; chosen from the data when ``None``.
+    """
+
+    input: str
+    tfs: str
+    gene_symbols: str | None = None
+    donor_key: str | None = None
+    donors: tuple[str, ...] = ()
+    cell_type_key: str | None = None
+    cell_types: tuple[str, ...] = ()
+    n_top_genes: int = 3000
+    min_cells_fraction: float = 0.01
+    method: str = "grnboost2"
+    seed: int = 0
+    prune: str = "none"
+    motif_dbs: tuple[str, ...] = ()
+    motif_annotations: str | None = None
+    prior: str | None = None
+    prior_confidence: tuple[str, ...] = field(default=())
+    auc_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.prune not in PRUNE_MODES:
+            raise GridappError(f"Unknown pruning mode {self.prune!r}.", f"Choose one of {PRUNE_MODES}.")
+        if self.prune == "cistarget" and not (self.motif_dbs and self.motif_annotations):
+            raise GridappError(
+                "cisTarget pruning needs ranking databases and motif annotations.",
+                "Give --motif-db FILE [FILE ...] and --motif-annotations FILE.",
+            )
+        if self.prune == "prior" and not self.prior:
+            raise GridappError("Prior pruning needs a prior network.", "Give --prior FILE.")
+        if self.n_top_genes < 1:
+            raise GridappError(f"--n-top-genes must be positive, got {self.n_top_genes}.")
+
+    @classmethod
+    def demo(cls, **overrides: object) -> RunParams:
+        """The embedded default: one Kang 2018 PBMC donor, pruned with its DoRothEA A–C prior."""
+        defaults = {
+            "input": str(DEMO_DIR / "kang2018_donor1016.h5ad"),
+            "tfs": str(DEMO_DIR / "tfs_hg38_in_kang.txt"),
+            "cell_type_key": "cluster_id",
+            "donor_key": "sample_id",
+            "prune": "prior",
+        }
+        if overrides.get("prune", "prior") == "prior":
+            defaults["prior"] = str(DEMO_DIR / "dorothea_ABC_kang.tsv")
+        return cls(**{**defaults, **overrides})
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples as lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    def with_changes(self, **changes: object) -> RunParams:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def cache_key(self, fingerprint: str) -> str:
+        """Content address of the result: input fingerprint + parameters + code version.
+
+        File paths are replaced by the fingerprint of their content, so moving a file keeps the key.
+        """
+        params = self.to_dict()
+        for name in ("tfs", "prior", "motif_annotations"):
+            if params[name]:
+                params[name] = file_fingerprint(params[name])
+        params["motif_dbs"] = [file_fingerprint(path) for path in params["motif_dbs"]]
+        params["input"] = fingerprint
+        payload = json.dumps({"params": params, "version": __version__}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (of every file, in name order, for a folder)."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

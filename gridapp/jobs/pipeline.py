@@ -1,0 +1,267 @@
+"""The SCENIC pipeline as named steps with progress, cancellation and per-step timing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+from ctxcore.genesig import Regulon
+from distributed import Client
+
+from gridapp import __version__
+from gridapp.core import aucell, embed, export, regulons, subset, summaries
+from gridapp.core.errors import GridappError
+from gridapp.core.io import read_dataset
+from gridapp.core.methods import infer
+from gridapp.core.motifs import check_gene_overlap, open_ranking_db
+from gridapp.core.priors import read_prior
+from gridapp.jobs.params import RunParams, file_fingerprint
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("load", "subset", "genes", "grn", "modules", "prune", "aucell", "embed", "summaries")
+PACKAGES = (
+    "gridapp",
+    "pyscenic",
+    "arboreto",
+    "ctxcore",
+    "scanpy",
+    "anndata",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "dask",
+    "distributed",
+)
+Progress = Callable[[int, int, str], None]
+
+
+class Cancelled(Exception):  # noqa: N818  (a user action, not an error)
+    """Raised between steps when the caller asked to stop."""
+
+
+@dataclass
+class Result:
+    """What a pipeline run produced.
+
+    Attributes
+    ----------
+    adata
+        The cell subset on the chosen genes, log-normalised, with ``obsm['X_aucell']``,
+        ``obsm['X_umap_aucell']``, ``obsm['X_tsne_aucell']`` and ``uns['aucell']``,
+        ``uns['regulon_summaries']`` (when a cell-type column was given).
+    adjacencies
+        ``TF, target, importance``, sorted by decreasing importance.
+    regulons
+        The regulons that AUCell scored.
+    motifs
+        pySCENIC's enriched-motif table (cisTarget pruning only).
+    summary
+        The content of ``run.json``.
+    """
+
+    adata: ad.AnnData
+    adjacencies: pd.DataFrame
+    regulons: list[Regulon]
+    motifs: pd.DataFrame | None = None
+    summary: dict = field(default_factory=dict)
+
+
+def run(
+    params: RunParams,
+    *,
+    client: Client | None = None,
+    cache_dir: str | Path,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Result:
+    """Run load → subset → genes → GRN → modules → prune → AUCell → embed → summaries.
+
+    Parameters
+    ----------
+    params
+        What to compute.
+    client
+        Dask client for GRN inference and cisTarget pruning; a local cluster when ``None``.
+    cache_dir
+        Where converted motif databases are kept.
+    progress
+        Called as ``progress(step_index, n_steps, step_name)`` before each step.
+    cancelled
+        Polled between steps; when it returns True, :class:`Cancelled` is raised.
+    """
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    state: dict = {}
+
+    def step(index: int) -> None:
+        if cancelled():
+            raise Cancelled(f"cancelled before step {STEPS[index]!r}")
+        if progress:
+            progress(index, len(STEPS), STEPS[index])
+
+    timer = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal timer
+        now = time.perf_counter()
+        seconds[name] = round(now - timer, 2)
+        timer = now
+
+    step(0)
+    tfs = subset.read_tfs(params.tfs)
+    adata, report = read_dataset(params.input, gene_symbols=params.gene_symbols, tfs=tfs)
+    notes.extend(report.notes)
+    lap("load")
+
+    step(1)
+    adata = subset.subset_cells(
+        adata,
+        donor_key=params.donor_key,
+        donors=params.donors,
+        cell_type_key=params.cell_type_key,
+        cell_types=params.cell_types,
+    )
+    notes.append(subset.normalise(adata, report.values))
+    lap("subset")
+
+    step(2)
+    coverage = subset.tf_coverage(adata.var_names, tfs)
+    adata = subset.select_genes(
+        adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction
+    )
+    coverage = subset.tf_coverage(adata.var_names, tfs)
+    notes.append(f"TF coverage after gene selection: {coverage}.")
+    for path in params.motif_dbs:  # fail before the long GRN step, not after it
+        db = open_ranking_db(path, cache_dir=cache_dir)
+        share = check_gene_overlap(db, list(adata.var_names), source=Path(path).name)
+        notes.append(f"{Path(path).name}: ranks {share:.1%} of the selected genes.")
+    lap("genes")
+
+    step(3)
+    adjacencies = infer(adata, coverage.present, method=params.method, seed=params.seed, client=client)
+    state["grn"] = dict(adjacencies.attrs)
+    lap("grn")
+
+    step(4)
+    found = regulons.modules(adata, adjacencies)
+    lap("modules")
+
+    step(5)
+    motifs = None
+    if params.prune == "cistarget":
+        found_regulons, motifs = regulons.prune_cistarget(
+            found, params.motif_dbs, params.motif_annotations, cache_dir=cache_dir, client=client
+        )
+    elif params.prune == "prior":
+        prior = read_prior(params.prior, confidence=params.prior_confidence)
+        found_regulons = regulons.prune_prior(found, prior)
+    else:
+        found_regulons = regulons.unpruned(found)
+    if not found_regulons:
+        raise GridappError(
+            f"No regulon survived {params.prune} pruning of {len(found)} modules.",
+            "Try another prior or motif database, more cells, or --no-prune to inspect the modules.",
+        )
+    lap("prune")
+
+    step(6)
+    auc = aucell.aucell(adata, found_regulons, auc_threshold=params.auc_threshold, seed=params.seed)
+    aucell.binarize(adata, seed=params.seed)
+    lap("aucell")
+
+    step(7)
+    embed.embed_auc(adata, seed=params.seed)
+    lap("embed")
+
+    step(8)
+    tables = summaries.celltype_summaries(adata, params.cell_type_key) if params.cell_type_key else {}
+    lap("summaries")
+
+    summary = {
+        "gridapp_version": __version__,
+        "input": {
+            "path": str(params.input),
+            "sha256": file_fingerprint(params.input),
+            "format": report.format,
+            "gene_symbols": report.gene_symbols,
+            "values": report.values,
+        },
+        "params": params.to_dict(),
+        "counts": {
+            "cells": adata.n_obs,
+            "genes": adata.n_vars,
+            "tfs_listed": coverage.n_listed,
+            "tfs_in_data": coverage.n_present,
+            "adjacencies": len(adjacencies),
+            "modules": len(found),
+            "regulons": len(found_regulons),
+        },
+        "grn": state["grn"],
+        "aucell": {
+            "auc_threshold": adata.uns["aucell"]["auc_threshold"],
+            "auc_threshold_chosen": params.auc_threshold is None,
+            "genes_detected_quantiles": {str(q): float(v) for q, v in aucell.genes_detected_quantiles(adata).items()},
+        },
+        "top_regulons": {name: summaries.top_regulons(tables[name]) for name in ("rss", "mean_auc_z") if tables},
+        "seconds": seconds,
+        "notes": notes,
+        "packages": {name: _version(name) for name in PACKAGES},
+        "python": platform.python_version(),
+    }
+    adata.uns["gridapp_run"] = json.dumps(summary)
+    logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
+    return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def _version(package: str) -> str:
+    return __version__ if package == "gridapp" else version(package)
+
+
+def prepare_out_dir(out: str | Path, *, overwrite: bool = False) -> Path:
+    """Create the output folder; refuse one that holds other files unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GridappError(f"{out}: exists and is not a folder.", "Choose another --out.")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise GridappError(
+                f"{out}: the output folder already holds files.",
+                "Choose an empty or new folder, or add --overwrite to replace its content.",
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> list[Path]:
+    """Write every output file of a run into ``out`` and return their paths.
+
+    ``adjacencies.csv``, ``regulons.csv/.gmt/.json``, ``auc.csv``, ``auc_binary.csv``, ``motifs.csv`` (cisTarget),
+    ``celltype_<table>.csv`` (with a cell-type column), ``result.h5ad``, ``result.loom`` and
+    ``run.json`` (written last: its presence marks a complete output).
+    """
+    started = time.perf_counter()
+    result.adjacencies.to_csv(out / "adjacencies.csv", index=False)
+    export.write_regulons(result.regulons, out)
+    result.adata.obsm["X_aucell"].to_csv(out / "auc.csv", index_label="cell")
+    result.adata.obsm["X_aucell_binary"].to_csv(out / "auc_binary.csv", index_label="cell")
+    if result.motifs is not None:
+        result.motifs.to_csv(out / "motifs.csv")
+    for name, table in result.adata.uns.get("regulon_summaries", {}).items():
+        if isinstance(table, pd.DataFrame):
+            table.to_csv(out / f"celltype_{name}.csv")
+    result.adata.write_h5ad(out / "result.h5ad")
+    export.write_loom(result.adata, result.regulons, out / "result.loom", cell_type_key=cell_type_key)
+    result.summary["seconds"]["write"] = round(time.perf_counter() - started, 2)
+    (out / "run.json").write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
+    return sorted(out.iterdir())

@@ -1,0 +1,107 @@
+"""AUCell values equal pySCENIC's; thresholds, binarisation, embeddings and per-cell-type summaries."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from ctxcore.genesig import GeneSignature, Regulon
+from pyscenic.aucell import aucell as pyscenic_aucell
+
+from gridapp.core.aucell import aucell, binarize, choose_auc_threshold
+from gridapp.core.embed import embed_auc
+from gridapp.core.io import read_dataset
+from gridapp.core.summaries import celltype_summaries, top_regulons
+from tests.conftest import PYSCENIC_RESOURCES
+
+HNSCC = PYSCENIC_RESOURCES / "GSE103322.em.hgnc.sample.cxg.csv"
+
+
+@pytest.fixture(scope="module")
+def hnscc():
+    adata, report = read_dataset(HNSCC)
+    signatures = [
+        s
+        for s in GeneSignature.from_gmt(
+            str(PYSCENIC_RESOURCES / "c6.all.v6.1.symbols.gmt"), field_separator="\t", gene_separator="\t"
+        )
+    ][:40]
+    return adata, report, signatures
+
+
+def test_hnscc_sample_is_read_as_cells_by_genes(hnscc):
+    adata, report, _ = hnscc
+    assert adata.shape == (100, 20684) and report.orientation == "cells × genes"
+
+
+def test_aucell_equals_pyscenic_on_the_hnscc_sample(hnscc):
+    adata, _, signatures = hnscc
+    expected = pyscenic_aucell(pd.read_csv(HNSCC, index_col=0), signatures, auc_threshold=0.05, seed=42, num_workers=2)
+    ours = aucell(adata, signatures, auc_threshold=0.05, seed=42)
+    assert list(ours.columns) == [s.name for s in signatures] and list(ours.index) == list(adata.obs_names)
+    np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), atol=1e-12)
+    assert adata.uns["aucell"]["auc_threshold"] == 0.05 and adata.obsm["X_aucell"] is ours
+
+
+def test_auc_threshold_follows_the_least_complex_cells():
+    rng = np.random.default_rng(0)
+    rich = ad.AnnData(rng.poisson(5, (200, 400)).astype(np.float32) + 1)
+    assert choose_auc_threshold(rich) == 0.05
+    sparse = rich.copy()
+    sparse.X[:, 8:] = 0  # every cell detects at most 8 of 400 genes
+    assert choose_auc_threshold(sparse) == pytest.approx(8 / 400)
+
+
+def _two_population_result():
+    rng = np.random.default_rng(2)
+    n = 120
+    genes = [f"G{i}" for i in range(200)] + ["SPI1", "TCF7"]
+    x = rng.gamma(1.0, 1.0, (n, len(genes)))
+    x[:60, :20] += 6  # population A expresses G0..G19
+    x[60:, 20:40] += 6  # population B expresses G20..G39
+    x[:60, genes.index("SPI1")] += 5
+    x[60:, genes.index("TCF7")] += 5
+    adata = ad.AnnData(np.log1p(x).astype(np.float32), var=pd.DataFrame(index=genes))
+    adata.obs_names = [f"c{i}" for i in range(n)]
+    adata.obs["cell_type"] = ["A"] * 60 + ["B"] * 60
+    regulons = [
+        Regulon(
+            name="SPI1(+)",
+            gene2weight={f"G{i}": 1.0 for i in range(20)},
+            gene2occurrence={},
+            transcription_factor="SPI1",
+            context=frozenset(["activating"]),
+        ),
+        Regulon(
+            name="TCF7(+)",
+            gene2weight={f"G{i}": 1.0 for i in range(20, 40)},
+            gene2occurrence={},
+            transcription_factor="TCF7",
+            context=frozenset(["activating"]),
+        ),
+    ]
+    return adata, regulons
+
+
+def test_binarisation_separates_the_populations():
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    thresholds = binarize(adata, seed=0)
+    binary = adata.obsm["X_aucell_binary"]
+    assert binary["SPI1(+)"].iloc[:60].mean() > 0.9 and binary["SPI1(+)"].iloc[60:].mean() < 0.1
+    assert list(adata.uns["aucell"]["thresholds"]) == list(thresholds.loc[binary.columns])
+
+
+def test_embeddings_and_summaries_are_stored_in_documented_slots():
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    embed_auc(adata, seed=0)
+    assert adata.obsm["X_umap_aucell"].shape == (120, 2) and adata.obsm["X_tsne_aucell"].shape == (120, 2)
+    tables = celltype_summaries(adata, "cell_type")
+    assert set(tables) == {"mean_auc", "mean_auc_z", "rss", "tf_expression"}
+    assert tables["mean_auc"].loc["A", "SPI1(+)"] > tables["mean_auc"].loc["B", "SPI1(+)"]
+    assert tables["mean_auc_z"].loc["A", "SPI1(+)"] == pytest.approx(1.0)
+    assert tables["tf_expression"].loc["A", "SPI1"] > tables["tf_expression"].loc["B", "SPI1"]
+    assert top_regulons(tables["rss"], n=1) == {"A": ["SPI1(+)"], "B": ["TCF7(+)"]}
+    assert adata.uns["regulon_summaries"]["cell_type_key"] == "cell_type"

@@ -1,0 +1,188 @@
+"""The CLI end to end on the embedded demo, and every bad input as one clear line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import loompy
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridapp.cli import main
+from gridapp.core.motifs import CTXCORE_SUFFIX
+from tests.conftest import PYSCENIC_RESOURCES
+
+DEMO_SUBSET = [
+    "--celltype-key",
+    "cluster_id",
+    "--cell-types",
+    "CD14+ Monocytes,B cells",
+    "--n-top-genes",
+    "300",
+    "--workers",
+    "2",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    code = main(["run", "--demo", *DEMO_SUBSET, "--out", str(out)])
+    return code, out
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output(demo_run):
+    code, out = demo_run
+    assert code == 0
+    expected = {
+        "adjacencies.csv",
+        "regulons.csv",
+        "regulons.gmt",
+        "regulons.json",
+        "auc.csv",
+        "auc_binary.csv",
+        "result.h5ad",
+        "result.loom",
+        "run.json",
+        "celltype_mean_auc.csv",
+        "celltype_mean_auc_z.csv",
+        "celltype_rss.csv",
+        "celltype_tf_expression.csv",
+    }
+    assert expected <= {p.name for p in out.iterdir()}
+    adjacencies = pd.read_csv(out / "adjacencies.csv")
+    assert list(adjacencies.columns) == ["TF", "target", "importance"]
+    assert adjacencies["importance"].is_monotonic_decreasing
+    regulons = pd.read_csv(out / "regulons.csv")
+    assert regulons["regulon"].str.fullmatch(r"[A-Za-z0-9-]+\(\+\)").all()
+    auc = pd.read_csv(out / "auc.csv", index_col=0)
+    assert set(auc.columns) == set(regulons["regulon"])
+    result = ad.read_h5ad(out / "result.h5ad")
+    assert {"X_aucell", "X_aucell_binary", "X_umap_aucell", "X_tsne_aucell"} <= set(result.obsm)
+    assert set(result.obs["cluster_id"]) == {"CD14+ Monocytes", "B cells"} and result.n_obs == auc.shape[0]
+    np.testing.assert_allclose(result.obsm["X_aucell"].to_numpy(), auc.loc[result.obs_names].to_numpy())
+    with loompy.connect(str(out / "result.loom"), validate=False) as loom:
+        assert loom.shape == (result.n_vars, result.n_obs)
+        assert "Gene" in loom.ra and "CellID" in loom.ca and "RegulonsAUC" in loom.ca
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["counts"]["cells"] == result.n_obs and summary["counts"]["regulons"] == auc.shape[1]
+    assert summary["input"]["values"] == "counts" and summary["input"]["gene_symbols"] == "var['feature']"
+    assert set(summary["seconds"]) >= {"load", "grn", "prune", "aucell", "write"}
+    assert summary["packages"]["scikit-learn"] == "1.2.2" and len(summary["input"]["sha256"]) == 64
+    assert 0 < summary["aucell"]["auc_threshold"] <= 0.05
+
+
+@pytest.mark.slow
+def test_existing_output_is_kept_unless_overwrite(demo_run, capsys):
+    _, out = demo_run
+    before = (out / "run.json").read_text()
+    assert main(["run", "--demo", "--out", str(out)]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    assert (out / "run.json").read_text() == before
+
+
+def _h5ad(path, genes, matrix=None, obs=None):
+    rng = np.random.default_rng(0)
+    matrix = rng.poisson(3, (60, len(genes))).astype(np.float32) if matrix is None else matrix
+    obs = obs if obs is not None else pd.DataFrame({"donor": ["a", "b"] * 30}, index=[f"c{i}" for i in range(60)])
+    ad.AnnData(matrix, obs=obs, var=pd.DataFrame(index=genes)).write_h5ad(path)
+    return path
+
+
+HUMAN = ["SPI1", "CEBPB", "TCF7", "LEF1", "GATA1", "IRF8", "ACTB", "GAPDH", "CD14", "LYZ"]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    tfs = tmp_path / "tfs.txt"
+    tfs.write_text("\n".join(HUMAN[:6]))
+    return tmp_path, tfs
+
+
+def _fails(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in err and "Traceback" not in err
+    return err
+
+
+def _argv(data, tfs, tmp, *extra):
+    return ["run", "--input", str(data), "--tfs", str(tfs), *extra, "--out", str(tmp / "o")]
+
+
+def test_html_saved_as_h5ad(inputs, capsys):
+    tmp, tfs = inputs
+    page = tmp / "data.h5ad"
+    page.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    _fails(capsys, _argv(page, tfs, tmp), "HTML")
+
+
+def test_empty_file(inputs, capsys):
+    tmp, tfs = inputs
+    (tmp / "empty.h5ad").write_bytes(b"")
+    _fails(capsys, _argv(tmp / "empty.h5ad", tfs, tmp), "empty")
+
+
+@pytest.mark.parametrize(
+    ("subset", "message"),
+    [
+        (["--donor-key", "patient", "--donor", "a"], "No obs column 'patient'"),
+        (["--donor-key", "donor", "--donor", "zz"], "has no value 'zz'"),
+    ],
+)
+def test_unknown_obs_column_or_value(inputs, capsys, subset, message):
+    tmp, tfs = inputs
+    data = _h5ad(tmp / "d.h5ad", HUMAN)
+    err = _fails(capsys, _argv(data, tfs, tmp, *subset), message)
+    assert "donor" in err  # the hint lists what there is
+
+
+def test_subset_with_too_few_cells(inputs, capsys):
+    tmp, tfs = inputs
+    obs = pd.DataFrame({"donor": ["a"] * 55 + ["b"] * 5}, index=[f"c{i}" for i in range(60)])
+    data = _h5ad(tmp / "d.h5ad", HUMAN, obs=obs)
+    _fails(capsys, _argv(data, tfs, tmp, "--donor-key", "donor", "--donor", "b"), "holds 5 cells")
+
+
+def test_no_tf_overlap(inputs, capsys):
+    tmp, _ = inputs
+    mouse = tmp / "mouse.txt"
+    mouse.write_text("Spi1\nCebpb\nTcf7\nLef1\nGata1\nIrf8\n")
+    data = _h5ad(tmp / "d.h5ad", HUMAN)
+    _fails(capsys, _argv(data, mouse, tmp), "another species")
+
+
+@pytest.mark.parametrize(("value", "message"), [(np.nan, "NaN"), (-1.0, "negative")])
+def test_nan_or_negative_counts(inputs, capsys, value, message):
+    tmp, tfs = inputs
+    matrix = np.random.default_rng(0).poisson(3, (60, len(HUMAN))).astype(np.float32)
+    matrix[3, 2] = value
+    data = _h5ad(tmp / "d.h5ad", HUMAN, matrix=matrix)
+    _fails(capsys, _argv(data, tfs, tmp), message)
+
+
+def test_motif_database_of_another_species(inputs, capsys):
+    tmp, _ = inputs
+    genes = [g.capitalize() for g in HUMAN] + [f"Gm{i}" for i in range(40)]
+    data = _h5ad(tmp / "mouse.h5ad", genes)
+    tfs = tmp / "mouse_tfs.txt"
+    tfs.write_text("\n".join(genes[:6]))
+    database = PYSCENIC_RESOURCES / f"hg19-tss-centered-10kb-10species.mc9nr{CTXCORE_SUFFIX}"
+    annotations = tmp / "annotations.tsv"
+    annotations.write_text("motif\tTF\ndummy\tSpi1\n")
+    extra = ["--motif-db", str(database), "--motif-annotations", str(annotations)]
+    _fails(capsys, _argv(data, tfs, tmp, *extra), "another species")
+
+
+def test_two_pruning_modes_at_once(inputs, capsys):
+    tmp, tfs = inputs
+    _fails(capsys, ["run", "--demo", "--prior", str(tfs), "--no-prune", "--out", str(tmp / "o")], "one pruning mode")
+
+
+def test_missing_input_points_to_demo(tmp_path, capsys):
+    err = _fails(capsys, ["run", "--out", str(tmp_path / "o")], "Missing --input and --tfs")
+    assert "--demo" in err

@@ -8,14 +8,19 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from tqdm import tqdm
 
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run, write_outputs
+from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
+
+BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,8 +103,18 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
     return RunParams(**given)
 
 
-def _progress(index: int, total: int, name: str) -> None:
-    print(f"[{index + 1}/{total}] {name} ...", file=sys.stderr, flush=True)
+@contextmanager
+def _progress_bar() -> Iterator[Progress]:
+    """A tqdm bar over the pipeline steps, named after the step in progress."""
+    with tqdm(total=len(STEPS), unit="step", file=sys.stderr, bar_format=BAR_FORMAT) as bar:
+
+        def advance(index: int, total: int, name: str) -> None:
+            bar.set_description_str(f"{name:<9}")
+            bar.update(index - bar.n)
+
+        yield advance
+        bar.set_description_str("done     ")
+        bar.update(len(STEPS) - bar.n)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache_dir = Path(args.cache_dir or Path(tempfile.gettempdir()) / "gridapp-cache")
         cache_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with dask_client(args.dask_scheduler, n_workers=args.workers) as client:
-            result = run(params, client=client, cache_dir=cache_dir, progress=_progress)
+        with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _progress_bar() as progress:
+            result = run(params, client=client, cache_dir=cache_dir, progress=progress)
         write_outputs(result, out, cell_type_key=params.cell_type_key)
     except GridappError as err:
         print(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)

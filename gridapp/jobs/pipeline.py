@@ -7,6 +7,7 @@ import logging
 import platform
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -99,9 +100,24 @@ def run(
     cancelled
         Polled between steps; when it returns True, :class:`Cancelled` is raised.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _run_steps(params, client=client, cache_dir=cache_dir, progress=progress, cancelled=cancelled)
+    result.summary["warnings"] = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))[:50]
+    result.adata.uns["gridapp_run"] = json.dumps(result.summary)
+    return result
+
+
+def _run_steps(
+    params: RunParams,
+    *,
+    client: Client | None,
+    cache_dir: str | Path,
+    progress: Progress | None,
+    cancelled: Callable[[], bool],
+) -> Result:
     seconds: dict[str, float] = {}
     notes: list[str] = []
-    state: dict = {}
 
     def step(index: int) -> None:
         if cancelled():
@@ -149,7 +165,7 @@ def run(
 
     step(3)
     adjacencies = infer(adata, coverage.present, method=params.method, seed=params.seed, client=client)
-    state["grn"] = dict(adjacencies.attrs)
+    grn_stats = dict(adjacencies.attrs)
     lap("grn")
 
     step(4)
@@ -206,7 +222,7 @@ def run(
             "modules": len(found),
             "regulons": len(found_regulons),
         },
-        "grn": state["grn"],
+        "grn": grn_stats,
         "aucell": {
             "auc_threshold": adata.uns["aucell"]["auc_threshold"],
             "auc_threshold_chosen": params.auc_threshold is None,
@@ -218,7 +234,6 @@ def run(
         "packages": {name: _version(name) for name in PACKAGES},
         "python": platform.python_version(),
     }
-    adata.uns["gridapp_run"] = json.dumps(summary)
     logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
     return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
 

@@ -1,0 +1,63 @@
+"""GRN inference on an existing Dask cluster (real scheduler and worker processes) equals the local run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gridapp.core.methods import infer
+from gridapp.core.parallel import dask_client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def scheduler_address(tmp_path):
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    common = ["--scheduler-file", str(scheduler_file), "--no-dashboard"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0", *common],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    processes.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--nworkers", "2", "--nthreads", "1", *common],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    try:
+        yield json.loads(scheduler_file.read_text())["address"]
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_existing_cluster_gives_the_local_edges(planted, client, scheduler_address):
+    adata, tfs, _ = planted
+    local = infer(adata, tfs, seed=4, client=client)
+    with dask_client(scheduler_address) as remote:
+        remote.wait_for_workers(2, timeout=60)
+        on_cluster = infer(adata, tfs, seed=4, client=remote)
+    assert on_cluster.equals(local)
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    from gridapp.core.errors import GridappError
+
+    with pytest.raises(GridappError, match="Cannot reach the Dask scheduler"), dask_client("tcp://127.0.0.1:9"):
+        pass

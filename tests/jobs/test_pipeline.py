@@ -1,0 +1,52 @@
+"""Pipeline steps report progress and stop when cancelled; RunParams validate and address results."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from gridapp.core.errors import GridappError
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run
+
+
+def test_cancel_stops_between_steps_and_progress_is_in_order(tmp_path):
+    seen = []
+    with pytest.raises(Cancelled, match="'grn'"):
+        run(
+            RunParams.demo(),
+            cache_dir=tmp_path,
+            progress=lambda index, total, name: seen.append((index, total, name)),
+            cancelled=lambda: len(seen) == 3,
+        )
+    assert seen == [(i, len(STEPS), STEPS[i]) for i in range(3)]
+
+
+def test_params_validate_pruning_options():
+    with pytest.raises(GridappError, match="ranking databases and motif annotations"):
+        RunParams(input="x.h5ad", tfs="t.txt", prune="cistarget", motif_dbs=("db.feather",))
+    with pytest.raises(GridappError, match="needs a prior"):
+        RunParams(input="x.h5ad", tfs="t.txt", prune="prior")
+    with pytest.raises(GridappError, match="Unknown pruning mode"):
+        RunParams(input="x.h5ad", tfs="t.txt", prune="motifs")
+    assert RunParams.demo(prune="none").prior is None
+
+
+def test_cache_key_follows_content_and_parameters(tmp_path):
+    params = RunParams.demo()
+    moved = tmp_path / "moved.h5ad"
+    shutil.copy(params.input, moved)
+    key = params.cache_key("abc")
+    assert params.with_changes(input=str(moved)).cache_key("abc") == key  # paths do not matter
+    assert params.with_changes(seed=1).cache_key("abc") != key
+    assert params.with_changes(cell_types=("B cells",)).cache_key("abc") != key
+    assert params.cache_key("abd") != key
+
+
+def test_output_folder_with_files_is_refused_then_replaced_on_request(tmp_path):
+    (tmp_path / "old.csv").write_text("x")
+    with pytest.raises(GridappError, match="already holds files"):
+        prepare_out_dir(tmp_path)
+    assert (tmp_path / "old.csv").exists()
+    assert list(prepare_out_dir(tmp_path, overwrite=True).iterdir()) == []

@@ -1,0 +1,155 @@
+"""Content-addressed store of pipeline results: one folder per cache key, written atomically.
+
+A result is stored under ``<root>/<key>/`` where ``key = RunParams.cache_key(input fingerprint)``.
+It is first written to a hidden scratch folder and renamed into place, so a cancelled or failed
+job never leaves a half-written entry, and a per-key lock makes two identical launches compute
+once: the second waits for the first and then reads its entry.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+
+from gridapp.core.regulons import regulons_from_table
+from gridapp.jobs.params import RunParams, file_fingerprint
+from gridapp.jobs.pipeline import Result, write_outputs
+
+ADJACENCIES = "adjacencies.parquet"
+
+
+@dataclass(frozen=True)
+class CachedRun:
+    """A stored result's address and what it was computed from."""
+
+    key: str
+    path: Path
+    params: dict
+    summary: dict
+    created: float
+
+
+class ResultCache:
+    """Pipeline results on disk, addressed by content.
+
+    Parameters
+    ----------
+    root
+        Folder holding one sub-folder per result.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def key(self, params: RunParams) -> str:
+        """The cache key of ``params`` (input fingerprint + parameters + code version)."""
+        return params.cache_key(_fingerprint(params.input, Path(params.input).stat().st_mtime_ns))
+
+    def path(self, key: str) -> Path:
+        """Folder of the result stored under ``key`` (may not exist)."""
+        if not key.isalnum():
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.root / key
+
+    def __contains__(self, key: str) -> bool:
+        return (self.path(key) / "run.json").is_file()
+
+    def get_or_compute(self, params: RunParams, compute: Callable[[RunParams], Result]) -> str:
+        """Return the key of ``params``' result, computing and storing it first when absent."""
+        key = self.key(params)
+        with self._lock(key):
+            if key not in self:
+                self.store(key, compute(params), params)
+        return key
+
+    def store(self, key: str, result: Result, params: RunParams) -> Path:
+        """Write ``result`` under ``key`` atomically (scratch folder, then rename)."""
+        scratch = self.root / f".scratch-{key}-{uuid.uuid4().hex}"
+        scratch.mkdir()
+        try:
+            write_outputs(result, scratch, cell_type_key=params.cell_type_key)
+            result.adjacencies.to_parquet(scratch / ADJACENCIES, index=False)
+            (scratch / "params.json").write_text(json.dumps(params.to_dict(), indent=1), encoding="utf-8")
+            scratch.rename(self.path(key))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return self.path(key)
+
+    def runs(self) -> list[CachedRun]:
+        """Every complete stored result, newest first."""
+        found = []
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".") or not (folder / "run.json").is_file():
+                continue
+            found.append(
+                CachedRun(
+                    key=folder.name,
+                    path=folder,
+                    params=json.loads((folder / "params.json").read_text(encoding="utf-8")),
+                    summary=json.loads((folder / "run.json").read_text(encoding="utf-8")),
+                    created=(folder / "run.json").stat().st_mtime,
+                )
+            )
+        return sorted(found, key=lambda run: -run.created)
+
+    def load(self, key: str) -> StoredResult:
+        """The stored result under ``key``, read once per process and kept in memory."""
+        if key not in self:
+            raise KeyError(key)
+        return _load(self.path(key))
+
+    @contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        with open(self.root / f".{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A result read back from the cache (or from a pySCENIC output folder)."""
+
+    adata: ad.AnnData
+    adjacencies: pd.DataFrame
+    regulons: pd.DataFrame
+    summary: dict
+
+    def regulon_objects(self) -> list:
+        """The regulons as ctxcore objects."""
+        return regulons_from_table(self.regulons)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> StoredResult:
+    return StoredResult(
+        adata=ad.read_h5ad(path / "result.h5ad"),
+        adjacencies=pd.read_parquet(path / ADJACENCIES),
+        regulons=pd.read_csv(path / "regulons.csv"),
+        summary=json.loads((path / "run.json").read_text(encoding="utf-8")),
+    )
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(path: str, mtime_ns: int) -> str:
+    """File fingerprint, memoised per (path, modification time): hashing a large file once."""
+    return file_fingerprint(path)
+
+
+def age_seconds(run: CachedRun) -> float:
+    """Seconds since ``run`` was stored."""
+    return time.time() - run.created

@@ -1,7 +1,6 @@
-"""Start the gridapp dashboard.
+"""Start the gridapp dashboard: ``python app.py [--host H] [--port P] [--data-root DIR ...] [--cache-dir DIR]``.
 
-The dashboard arrives with the next issue; until then this serves a page that points to the CLI,
-so that ``python app.py`` and ``gunicorn app:server`` already work.
+``gunicorn app:server`` serves the same app (configured by GRIDAPP_DATA_ROOTS, GRIDAPP_CACHE_DIR).
 """
 
 from __future__ import annotations
@@ -9,20 +8,37 @@ from __future__ import annotations
 import argparse
 import os
 
-from gridapp.app.server import create_app
+from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
+from gridapp.jobs.params import DATA_DIR
 
-app = create_app()
+
+def _settings(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="gridapp dashboard")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8050)))
+    parser.add_argument(
+        "--data-root",
+        action="append",
+        dest="data_roots",
+        help="folder whose files may be opened (repeatable; default: the embedded data)",
+    )
+    parser.add_argument("--cache-dir", default=os.environ.get("GRIDAPP_CACHE_DIR", DEFAULT_CACHE_DIR))
+    parser.add_argument("--dask-scheduler", default=os.environ.get("GRIDAPP_DASK_SCHEDULER"))
+    parser.add_argument("--max-upload-mb", type=int, default=int(os.environ.get("GRIDAPP_MAX_UPLOAD_MB", 500)))
+    args, _ = parser.parse_known_args(argv)
+    env_roots = [r for r in os.environ.get("GRIDAPP_DATA_ROOTS", "").split(os.pathsep) if r]
+    args.data_roots = args.data_roots or env_roots or [str(DATA_DIR)]
+    return args
+
+
+SETTINGS = _settings([]) if __name__ != "__main__" else _settings()
+app = create_app(
+    data_roots=SETTINGS.data_roots,
+    cache_dir=SETTINGS.cache_dir,
+    max_upload_mb=SETTINGS.max_upload_mb,
+    dask_scheduler=SETTINGS.dask_scheduler,
+)
 server = app.server
 
-
-def main() -> None:
-    """Parse ``--host`` / ``--port`` (or ``PORT``) and serve."""
-    parser = argparse.ArgumentParser(description="gridapp dashboard")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8050)))
-    args = parser.parse_args()
-    app.run(host=args.host, port=args.port, debug=False)
-
-
 if __name__ == "__main__":
-    main()
+    app.run(host=SETTINGS.host, port=SETTINGS.port, debug=False)

@@ -1,20 +1,97 @@
-"""The Dash application object (placeholder page until the dashboard lands)."""
+"""Build the Dash application: layout, background-job manager, callbacks."""
 
 from __future__ import annotations
 
-from dash import Dash, html
+from collections.abc import Sequence
+from pathlib import Path
 
-from gridapp import __version__
+import diskcache
+from dash import Dash, DiskcacheManager, html
+
+from gridapp.app import callbacks
+from gridapp.app.layout import controls, views
+from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.datasets import list_files
+from gridapp.jobs.params import DATA_DIR
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
+PRIOR_WORDS = ("dorothea", "collectri", "trrust", "prior", "tf_gene_link")
+NOT_DATASETS = (*PRIOR_WORDS, "motif", "tfs", "annotation", "network", "label", "split")
+MOTIF_SUFFIXES = (
+    ".feather",
+    ".db",
+    ".tbl",
+    "motifAnnotations_hgnc.tsv.gz",
+    "motifAnnotations_mgi.tsv.gz",
+    "motifAnnotations_hgnc_v9.tsv.gz",
+    "motifAnnotations_mgi_v9.tsv.gz",
+)
 
 
-def create_app() -> Dash:
-    """Build the Dash app; ``create_app().server`` is the WSGI entry point."""
-    app = Dash(__name__, title="gridapp", assets_folder="../../assets")
-    app.layout = html.Main(
-        [
-            html.H1("gridapp"),
-            html.P(f"Version {__version__}. The interactive dashboard is being built."),
-            html.P(["Run the pipeline headless: ", html.Code("python -m gridapp run --demo --out results/")]),
-        ]
+def _options(paths: Sequence[Path]) -> list[dict]:
+    return [{"label": path.name, "value": str(path)} for path in paths]
+
+
+def create_app(
+    *,
+    data_roots: Sequence[str | Path] = (DATA_DIR,),
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+    max_upload_mb: int = 500,
+    dask_scheduler: str | None = None,
+) -> Dash:
+    """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
+
+    Parameters
+    ----------
+    data_roots
+        Folders whose files may be opened; nothing outside them is read or served.
+    cache_dir
+        Results (content-addressed), uploads and the background-job store.
+    max_upload_mb
+        Largest accepted upload.
+    dask_scheduler
+        Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
+    """
+    cache_dir = Path(cache_dir)
+    config = callbacks.AppConfig(
+        data_roots=tuple(Path(root).resolve() for root in data_roots),
+        cache=ResultCache(cache_dir / "results"),
+        upload_dir=cache_dir / "uploads",
+        max_upload_mb=max_upload_mb,
+        dask_scheduler=dask_scheduler,
     )
+    manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
+    app = Dash(
+        __name__,
+        title="gridapp",
+        assets_folder=str(ASSETS),
+        background_callback_manager=manager,
+        suppress_callback_exceptions=False,
+    )
+    roots = (*config.data_roots, config.upload_dir)
+
+    def layout() -> html.Div:
+        texts = list_files(roots, (".txt", ".tsv", ".tsv.gz", ".csv", ".csv.gz", ".gmt", ".gmt.txt.gz"))
+        return html.Div(
+            [
+                controls(
+                    datasets=_options(
+                        sorted(
+                            (p for p in list_files(roots) if not any(w in p.name.lower() for w in NOT_DATASETS)),
+                            key=lambda p: (p.suffix != ".h5ad", p.name),
+                        )
+                    ),
+                    tf_lists=_options([p for p in texts if "tf" in p.name.lower() and p.suffix == ".txt"]),
+                    priors=_options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)]),
+                    motif_files=_options(list_files(roots, MOTIF_SUFFIXES)),
+                    runs=callbacks.run_options(config.cache),
+                ),
+                views(),
+            ],
+            className="page",
+        )
+
+    app.layout = layout
+    callbacks.register(app, config)
     return app

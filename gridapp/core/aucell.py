@@ -97,7 +97,8 @@ def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> 
     A bimodal AUC distribution (Hartigan's dip test) is cut at the density trough between the two
     Gaussian-mixture peaks; a unimodal one at mean + 2 SD. The thresholds are computed in this
     process, one regulon at a time (pySCENIC's own ``binarize`` forks a pool, which deadlocks once
-    OpenMP threads exist).
+    OpenMP threads exist). A regulon whose AUC values defeat the dip test (fewer than three
+    distinct values, or heavy ties) gets the unimodal rule.
 
     Returns
     -------
@@ -105,7 +106,18 @@ def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> 
     and ``adata.uns['aucell']['thresholds']`` (aligned with ``uns['aucell']['regulons']``).
     """
     auc: pd.DataFrame = adata.obsm[use_rep]
-    thresholds = pd.Series({name: float(derive_threshold(auc, name, seed)) for name in auc.columns})
+    thresholds = pd.Series({name: _threshold(auc, name, seed) for name in auc.columns})
     adata.obsm[f"{use_rep}_binary"] = (auc > thresholds).astype(np.int8)
     adata.uns["aucell"]["thresholds"] = thresholds.loc[auc.columns].to_numpy()
     return thresholds
+
+
+def _threshold(auc: pd.DataFrame, regulon: str, seed: int) -> float:
+    values = auc[regulon].to_numpy()
+    unimodal = float(values.mean() + 2.0 * values.std())
+    if len(np.unique(values)) < 3:  # the dip test needs a distribution
+        return unimodal
+    try:
+        return float(derive_threshold(auc, regulon, seed))
+    except IndexError:  # pySCENIC's dip test fails on some heavily tied distributions
+        return unimodal

@@ -7,6 +7,10 @@ objects they always meant, and must run before pySCENIC is imported; importing
 :class:`gridapp.core.parallel.CompatPlugin`. ``tests/core/test_compat.py`` fails when a
 restoration is no longer needed (the attribute is back upstream) or no longer makes pySCENIC work.
 
+Numba's parallel kernels (scanpy, pynndescent, UMAP) are told to use the ``workqueue`` threading
+layer: its default OpenMP layer kills a process that forks after using it, and gridapp forks
+(Dash background jobs, pySCENIC's worker processes, Dask's resource tracker).
+
 It also turns off dask's automatic conversion of object columns to pyarrow strings, which would
 turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their text.
 """
@@ -14,6 +18,7 @@ turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their t
 from __future__ import annotations
 
 import dask
+import numba
 import numpy as np
 import pandas as pd
 
@@ -25,6 +30,8 @@ RESTORATIONS: tuple[tuple[object, str, object], ...] = (
 )
 #: Dask settings pySCENIC's Dask graphs need.
 DASK_CONFIG = {"dataframe.convert-string": False}
+#: A numba threading layer that survives fork().
+NUMBA_THREADING_LAYER = "workqueue"
 
 
 def apply() -> list[str]:
@@ -36,6 +43,7 @@ def apply() -> list[str]:
     called a second time).
     """
     dask.config.set(DASK_CONFIG)
+    numba.config.THREADING_LAYER = NUMBA_THREADING_LAYER
     restored = []
     for owner, name, replacement in RESTORATIONS:
         if name not in vars(owner):

@@ -25,8 +25,8 @@ def celltype_summaries(adata: ad.AnnData, cell_type_key: str, *, use_rep: str = 
     -------
     Dict of cell types × regulons DataFrames, also stored in ``adata.uns['regulon_summaries']``:
     ``mean_auc`` (mean AUC), ``mean_auc_z`` (mean AUC z-scored across cell types, per regulon),
-    ``rss`` (regulon specificity score, Suo et al. 2018) and ``tf_expression`` (cell types ×
-    TFs of the regulons, mean expression).
+    ``rss`` (regulon specificity score, Suo et al. 2018), ``tf_expression`` and ``tf_detected``
+    (cell types × TFs of the regulons: mean expression, fraction of cells expressing).
     """
     auc: pd.DataFrame = adata.obsm[use_rep]
     cell_types = obs_column(adata, cell_type_key)
@@ -38,8 +38,14 @@ def celltype_summaries(adata: ad.AnnData, cell_type_key: str, *, use_rep: str = 
     tfs = [tf for tf in tfs if tf in adata.var_names]
     matrix = adata[:, tfs].X
     expression = pd.DataFrame(matrix.toarray() if sp.issparse(matrix) else matrix, index=adata.obs_names, columns=tfs)
-    tf_expression = expression.groupby(cell_types.to_numpy()).mean()
-    summaries = {"mean_auc": mean_auc, "mean_auc_z": mean_auc_z, "rss": rss, "tf_expression": tf_expression}
+    by_type = cell_types.to_numpy()
+    summaries = {
+        "mean_auc": mean_auc,
+        "mean_auc_z": mean_auc_z,
+        "rss": rss,
+        "tf_expression": expression.groupby(by_type).mean(),
+        "tf_detected": (expression > 0).groupby(by_type).mean(),
+    }
     for table in summaries.values():
         table.index.name = cell_type_key
         table.columns = table.columns.astype(str)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -148,8 +147,3 @@ def _load(path: Path) -> StoredResult:
 def _fingerprint(path: str, mtime_ns: int) -> str:
     """File fingerprint, memoised per (path, modification time): hashing a large file once."""
     return file_fingerprint(path)
-
-
-def age_seconds(run: CachedRun) -> float:
-    """Seconds since ``run`` was stored."""
-    return time.time() - run.created

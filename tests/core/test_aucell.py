@@ -99,9 +99,17 @@ def test_embeddings_and_summaries_are_stored_in_documented_slots():
     embed_auc(adata, seed=0)
     assert adata.obsm["X_umap_aucell"].shape == (120, 2) and adata.obsm["X_tsne_aucell"].shape == (120, 2)
     tables = celltype_summaries(adata, "cell_type")
-    assert set(tables) == {"mean_auc", "mean_auc_z", "rss", "tf_expression"}
+    assert set(tables) == {"mean_auc", "mean_auc_z", "rss", "tf_expression", "tf_detected"}
     assert tables["mean_auc"].loc["A", "SPI1(+)"] > tables["mean_auc"].loc["B", "SPI1(+)"]
     assert tables["mean_auc_z"].loc["A", "SPI1(+)"] == pytest.approx(1.0)
     assert tables["tf_expression"].loc["A", "SPI1"] > tables["tf_expression"].loc["B", "SPI1"]
     assert top_regulons(tables["rss"], n=1) == {"A": ["SPI1(+)"], "B": ["TCF7(+)"]}
     assert adata.uns["regulon_summaries"]["cell_type_key"] == "cell_type"
+
+
+def test_binarisation_of_a_regulon_that_is_never_recovered():
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    adata.obsm["X_aucell"]["TCF7(+)"] = 0.0
+    thresholds = binarize(adata, seed=0)
+    assert thresholds["TCF7(+)"] == 0.0 and adata.obsm["X_aucell_binary"]["TCF7(+)"].sum() == 0

@@ -1,0 +1,437 @@
+"""Thin callbacks: each reads its inputs, calls the core / jobs / figures layers, returns outputs."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, State, ctx, dcc, no_update
+
+from gridapp.core.errors import GridappError
+from gridapp.core.io import read_dataset
+from gridapp.core.network import annotate_edges, select_edges
+from gridapp.figures.auc import auc_distribution
+from gridapp.figures.clustermap import clicked_cell, clustermap
+from gridapp.figures.embedding import embedding_scatter
+from gridapp.figures.heatmap import tf_expression
+from gridapp.figures.importance import importance_bins, importance_histogram
+from gridapp.figures.network import network_elements
+from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.datasets import category_columns, count_cells, obs_table, within_roots
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import STEPS
+from gridapp.jobs.runner import launch
+
+DONOR_HINTS = ("donor", "sample", "patient", "individual")
+CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Where the dashboard reads data and keeps results."""
+
+    data_roots: tuple[Path, ...]
+    cache: ResultCache
+    upload_dir: Path
+    max_upload_mb: int = 500
+    dask_scheduler: str | None = None
+
+
+def run_options(cache: ResultCache) -> list[dict]:
+    """Dropdown options for the cached runs, newest first."""
+    options = []
+    for run in cache.runs():
+        params, counts = run.params, run.summary["counts"]
+        subset = ", ".join(params["cell_types"]) or "all cell types"
+        label = (
+            f"{Path(params['input']).name} · {subset} · {params['method']} seed {params['seed']} · "
+            f"{params['prune']} · {counts['regulons']} regulons"
+        )
+        options.append({"label": label, "value": run.key})
+    return options
+
+
+@lru_cache(maxsize=8)
+def _bins(cache_root: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    return importance_bins(ResultCache(cache_root).load(key).adjacencies["importance"].to_numpy())
+
+
+def _suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
+    return next((c for hint in hints for c in columns if hint in c.lower()), None)
+
+
+def register(app: Dash, config: AppConfig) -> None:
+    """Attach every callback of the dashboard to ``app``."""
+    cache = config.cache
+
+    @app.callback(
+        Output("donor-key", "options"),
+        Output("donor-key", "value"),
+        Output("celltype-key", "options"),
+        Output("celltype-key", "value"),
+        Output("message", "children", allow_duplicate=True),
+        Input("dataset", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def choose_dataset(dataset):
+        if not dataset:
+            return [], None, [], None, ""
+        try:
+            columns = list(category_columns(obs_table(within_roots(dataset, _roots(config)))))
+        except GridappError as err:
+            return [], None, [], None, str(err)
+        return columns, _suggest(columns, DONOR_HINTS), columns, _suggest(columns, CELLTYPE_HINTS), ""
+
+    for key_id, values_id in (("donor-key", "donors"), ("celltype-key", "cell-types")):
+
+        @app.callback(
+            Output(values_id, "options"), Output(values_id, "value"), Input(key_id, "value"), State("dataset", "value")
+        )
+        def choose_column(column, dataset):
+            if not (column and dataset):
+                return [], []
+            counts = category_columns(obs_table(within_roots(dataset, _roots(config)))).get(column, {})
+            return [{"label": f"{value} ({n:,} cells)", "value": value} for value, n in counts.items()], []
+
+    @app.callback(
+        Output("cell-count", "children"),
+        Input("donors", "value"),
+        Input("cell-types", "value"),
+        State("donor-key", "value"),
+        State("celltype-key", "value"),
+        State("dataset", "value"),
+    )
+    def show_cell_count(donors, cell_types, donor_key, celltype_key, dataset):
+        if not dataset:
+            return ""
+        obs = obs_table(within_roots(dataset, _roots(config)))
+        n = count_cells(obs, [(donor_key, donors or []), (celltype_key, cell_types or [])])
+        return f"{n:,} of {len(obs):,} cells selected"
+
+    @app.callback(Output("prior-fields", "hidden"), Output("motif-fields", "hidden"), Input("prune", "value"))
+    def show_pruning_fields(prune):
+        return prune != "prior", prune != "cistarget"
+
+    @app.callback(
+        Output("dataset", "options"),
+        Output("dataset", "value"),
+        Output("message", "children", allow_duplicate=True),
+        Input("upload", "contents"),
+        State("upload", "filename"),
+        State("dataset", "options"),
+        prevent_initial_call=True,
+    )
+    def receive_upload(contents, filename, options):
+        try:
+            path = save_upload(contents, filename, config)
+        except GridappError as err:
+            return no_update, no_update, f"Upload refused: {err}"
+        return [*options, {"label": f"{path.name} (uploaded)", "value": str(path)}], str(path), ""
+
+    @app.callback(
+        Output("result-key", "data"),
+        Output("status", "children"),
+        Output("runs", "options"),
+        Input("launch", "n_clicks"),
+        State("dataset", "value"),
+        State("tfs", "value"),
+        State("donor-key", "value"),
+        State("donors", "value"),
+        State("celltype-key", "value"),
+        State("cell-types", "value"),
+        State("method", "value"),
+        State("seed", "value"),
+        State("n-top-genes", "value"),
+        State("auc-threshold", "value"),
+        State("prune", "value"),
+        State("prior", "value"),
+        State("prior-confidence", "value"),
+        State("motif-dbs", "value"),
+        State("motif-annotations", "value"),
+        background=True,
+        running=[(Output("launch", "disabled"), True, False), (Output("cancel", "disabled"), False, True)],
+        cancel=[Input("cancel", "n_clicks")],
+        progress=[Output("progress", "value"), Output("status", "children")],
+        prevent_initial_call=True,
+    )
+    def launch_run(
+        set_progress,
+        _,
+        dataset,
+        tfs,
+        donor_key,
+        donors,
+        celltype_key,
+        cell_types,
+        method,
+        seed,
+        n_top_genes,
+        auc_threshold,
+        prune,
+        prior,
+        confidence,
+        motif_dbs,
+        motif_annotations,
+    ):
+        try:
+            params = RunParams(
+                input=str(within_roots(dataset, _roots(config))),
+                tfs=str(within_roots(tfs, _roots(config))),
+                donor_key=donor_key if donors else None,
+                donors=tuple(donors or ()),
+                cell_type_key=celltype_key,
+                cell_types=tuple(cell_types or ()),
+                method=method,
+                seed=int(seed or 0),
+                n_top_genes=int(n_top_genes or 3000),
+                auc_threshold=auc_threshold or None,
+                prune=prune,
+                prior=prior if prune == "prior" else None,
+                prior_confidence=tuple(confidence or ()) if prune == "prior" else (),
+                motif_dbs=tuple(motif_dbs or ()) if prune == "cistarget" else (),
+                motif_annotations=motif_annotations if prune == "cistarget" else None,
+            )
+            key = launch(
+                params,
+                cache,
+                dask_scheduler=config.dask_scheduler,
+                progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …")),
+            )
+        except GridappError as err:
+            return no_update, f"Run failed: {err}", no_update
+        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(cache)
+
+    @app.callback(
+        Output("status", "children", allow_duplicate=True),
+        Output("progress", "value", allow_duplicate=True),
+        Input("cancel", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def report_cancel(_):
+        return "Cancelled: nothing was stored; earlier results are unchanged.", "0"
+
+    @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)
+    def open_run(key):
+        return key or no_update
+
+    @app.callback(
+        Output("regulon", "options"),
+        Output("regulon", "value"),
+        Output("threshold", "min"),
+        Output("threshold", "max"),
+        Output("threshold", "value"),
+        Output("colour-by", "options"),
+        Output("colour-by", "value"),
+        Output("runs", "value"),
+        Input("result-key", "data"),
+    )
+    def open_result(key):
+        if not key or key not in cache:
+            return [], None, -3, 3, 0, [], None, no_update
+        result = cache.load(key)
+        importance = result.adjacencies["importance"].to_numpy()
+        regulons = list(result.adata.obsm["X_aucell"].columns)
+        default = importance[min(999, len(importance) - 1)]  # the 1,000 strongest edges
+        categories = [c for c in result.adata.obs.columns if 2 <= result.adata.obs[c].nunique() <= 200]
+        colour_options = [*categories, *[f"AUC: {r}" for r in regulons], *[f"on/off: {r}" for r in regulons]]
+        return (
+            regulons,
+            regulons[0] if regulons else None,
+            float(np.log10(importance[importance > 0].min())),
+            float(np.log10(importance.max())),
+            float(np.log10(default)),
+            colour_options,
+            colour_options[0] if colour_options else None,
+            key,
+        )
+
+    @app.callback(
+        Output("threshold", "value", allow_duplicate=True),
+        Input("importance-hist", "clickData"),
+        prevent_initial_call=True,
+    )
+    def click_threshold(click):
+        return click["points"][0]["x"] if click else no_update
+
+    @app.callback(
+        Output("importance-hist", "figure"),
+        Output("network", "elements"),
+        Output("edge-count", "children"),
+        Output("network-info", "children"),
+        Input("result-key", "data"),
+        Input("threshold", "value"),
+        Input("top-n", "value"),
+        Input("regulon", "value"),
+        Input("hops", "value"),
+    )
+    def update_network(key, log_threshold, top_n, regulon, hops):
+        return network_outputs(cache, key, log_threshold, top_n, regulon, hops)
+
+    @app.callback(
+        Output("regulon", "value", allow_duplicate=True),
+        Input("clustermap", "clickData"),
+        Input("network", "tapNodeData"),
+        State("regulon", "options"),
+        prevent_initial_call=True,
+    )
+    def select_regulon(click, node, options):
+        if ctx.triggered_id == "clustermap":
+            cell = clicked_cell(click)
+            return cell[1] if cell else no_update
+        gene = (node or {}).get("id")
+        match = next((o for o in options or [] if o.split("(")[0] == gene), None)
+        return match or no_update
+
+    @app.callback(Output("selected-cells", "data"), Input("embedding", "selectedData"), prevent_initial_call=True)
+    def select_cells(selection):
+        return [int(p["customdata"]) for p in (selection or {}).get("points", []) if "customdata" in p]
+
+    @app.callback(
+        Output("embedding", "figure"),
+        Output("auc-dist", "figure"),
+        Input("result-key", "data"),
+        Input("embedding-kind", "value"),
+        Input("colour-by", "value"),
+        Input("regulon", "value"),
+        Input("selected-cells", "data"),
+    )
+    def update_cells(key, kind, colour_by, regulon, selected):
+        return cell_outputs(cache, key, kind, colour_by, regulon, selected)
+
+    @app.callback(
+        Output("clustermap", "figure"),
+        Output("tf-heatmap", "figure"),
+        Input("result-key", "data"),
+        Input("summary-kind", "value"),
+        Input("tf-dots", "value"),
+    )
+    def update_summaries(key, kind, dots):
+        return summary_outputs(cache, key, kind, dots)
+
+    @app.callback(
+        Output("download", "data"),
+        Input("export-edges", "n_clicks"),
+        Input("export-gmt", "n_clicks"),
+        Input("export-auc", "n_clicks"),
+        Input("export-binary", "n_clicks"),
+        State("result-key", "data"),
+        State("threshold", "value"),
+        State("top-n", "value"),
+        State("regulon", "value"),
+        State("hops", "value"),
+        prevent_initial_call=True,
+    )
+    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops):
+        if not key or key not in cache:
+            return no_update
+        if ctx.triggered_id == "export-edges":
+            view = network_view(cache, key, log_threshold, top_n, regulon, hops)
+            name = f"subnetwork_{safe_name(regulon or 'all')}_{10**log_threshold:.3g}.csv"
+            return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
+        files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv", "export-binary": "auc_binary.csv"}
+        return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
+
+
+def network_outputs(cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops) -> tuple:
+    """Importance histogram, network elements, kept-edge count and network note for a threshold."""
+    if not key or key not in cache:
+        return {}, [], "", ""
+    view = network_view(cache, key, log_threshold, top_n, regulon, hops)
+    edges, counts = _bins(str(cache.root), key)
+    figure = importance_histogram(edges, counts, 10**log_threshold, n_kept=view["n_above"])
+    info = f"{len(view['edges']):,} edges shown" + (
+        f"; {view['left_out']:,} more left out (cap 2,000)" if view["left_out"] else ""
+    )
+    kept = f"{view['n_above']:,} edges kept at importance ≥ {10**log_threshold:.3g}"
+    return figure, network_elements(view["edges"], focus=view["focus"]), kept, info
+
+
+def cell_outputs(cache: ResultCache, key: str | None, kind: str, colour_by: str | None, regulon, selected) -> tuple:
+    """The AUC embedding and the selected regulon's AUC distribution."""
+    if not key or key not in cache or not colour_by:
+        return {}, {}
+    adata = cache.load(key).adata
+    embedding = embedding_scatter(
+        np.asarray(adata.obsm[kind]), cell_colour(adata, colour_by), title=colour_by, selected=selected
+    )
+    if not regulon:
+        return embedding, {}
+    threshold = float(adata.uns["aucell"]["thresholds"][list(adata.uns["aucell"]["regulons"]).index(regulon)])
+    return embedding, auc_distribution(adata.obsm["X_aucell"][regulon].to_numpy(), threshold, regulon=regulon)
+
+
+def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots) -> tuple:
+    """The cell type × regulon clustermap and the TF expression heatmap / dot plot."""
+    tables = cache.load(key).adata.uns.get("regulon_summaries", {}) if key and key in cache else {}
+    if kind not in tables:
+        return {}, {}
+    title = "mean AUC, z-scored per regulon" if kind == "mean_auc_z" else "regulon specificity score"
+    colour_title = "z" if kind == "mean_auc_z" else "RSS"
+    heatmap = tf_expression(tables["tf_expression"], detected=tables.get("tf_detected"), dots=bool(dots))
+    return clustermap(tables[kind], title=title, colour_title=colour_title), heatmap
+
+
+def network_view(cache: ResultCache, key: str, log_threshold: float, top_n, regulon: str | None, hops: int) -> dict:
+    """The edges shown for a threshold / top-N / focus, annotated with regulon membership."""
+    result = cache.load(key)
+    focus = (regulon.split("(")[0],) if regulon else ()
+    selection = select_edges(
+        result.adjacencies,
+        10**log_threshold,
+        focus=focus,
+        hops=int(hops or 1),
+        top_n_per_tf=int(top_n) if top_n else None,
+    )
+    edges = annotate_edges(selection.edges, result.regulons)
+    return {"edges": edges, "n_above": selection.n_above_threshold, "left_out": selection.n_left_out, "focus": focus}
+
+
+def cell_colour(adata, colour_by: str) -> pd.Series:
+    """The per-cell values behind a colour-by choice: an obs column, a regulon's AUC or its on/off state."""
+    if colour_by.startswith("AUC: "):
+        return adata.obsm["X_aucell"][colour_by.removeprefix("AUC: ")].rename(colour_by)
+    if colour_by.startswith("on/off: "):
+        values = adata.obsm["X_aucell_binary"][colour_by.removeprefix("on/off: ")]
+        return values.map({0: "off", 1: "on"}).rename(colour_by)
+    return adata.obs[colour_by].astype(str)
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of ``name``."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)[:80] or "file"
+
+
+def save_upload(contents: str, filename: str, config: AppConfig) -> Path:
+    """Validate an uploaded dataset and keep it under the upload folder (a data root)."""
+    _, encoded = contents.split(",", 1)
+    payload = base64.b64decode(encoded)
+    if len(payload) > config.max_upload_mb * 2**20:
+        raise GridappError(
+            f"{filename}: {len(payload) / 2**20:.0f} MB is over the {config.max_upload_mb} MB limit.",
+            "Subset the data first, or ask the administrator to raise the limit.",
+        )
+    config.upload_dir.mkdir(parents=True, exist_ok=True)
+    path = config.upload_dir / safe_name(Path(filename).name)
+    scratch = path.with_name(f".{path.name}.partial")
+    scratch.write_bytes(payload)
+    try:
+        adata, _ = read_dataset(scratch)
+        if not category_columns(adata.obs):
+            raise GridappError(
+                f"{filename}: has no obs column to choose cells by (donor, cell type, ...).",
+                "Add cell annotations to obs before uploading.",
+            )
+    except GridappError as err:
+        scratch.unlink()
+        raise GridappError(err.message.replace(scratch.name, filename), err.hint) from err
+    scratch.replace(path)
+    return path
+
+
+def _roots(config: AppConfig) -> tuple[Path, ...]:
+    return (*config.data_roots, config.upload_dir)

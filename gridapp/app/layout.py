@@ -1,0 +1,230 @@
+"""The dashboard's layout: a control column (data, subset, run) and the linked views."""
+
+from __future__ import annotations
+
+import dash_cytoscape as cyto
+from dash import dcc, html
+
+from gridapp.core.methods import METHODS
+from gridapp.figures.network import STYLESHEET
+
+
+def _field(label: str, control) -> html.Div:
+    return html.Div([html.Label(label), control], className="field")
+
+
+def _choice(component_id: str, options: dict[str, str], value: str) -> dcc.RadioItems:
+    """Inline radio buttons from {value: label}."""
+    return dcc.RadioItems(
+        id=component_id,
+        inline=True,
+        value=value,
+        options=[{"label": label, "value": v} for v, label in options.items()],
+    )
+
+
+def _graph(component_id: str) -> dcc.Graph:
+    return dcc.Graph(id=component_id, config={"displaylogo": False})
+
+
+def _panel(title: str, *children) -> html.Section:
+    return html.Section([html.H3(title), *children], className="panel")
+
+
+def controls(
+    datasets: list[dict], tf_lists: list[dict], priors: list[dict], motif_files: list[dict], runs: list[dict]
+) -> html.Aside:
+    """The left column: dataset, subset, method and pruning choices, launch / cancel, cached runs."""
+    return html.Aside(
+        [
+            html.H2("Data"),
+            _field(
+                "Dataset",
+                dcc.Dropdown(
+                    id="dataset", options=datasets, value=datasets[0]["value"] if datasets else None, clearable=False
+                ),
+            ),
+            dcc.Upload(
+                id="upload",
+                children=html.Div(["Drop or ", html.A("choose"), " an .h5ad / .loom file"]),
+                className="upload",
+                max_size=-1,
+            ),
+            _field("Donor column", dcc.Dropdown(id="donor-key")),
+            _field("Donors", dcc.Dropdown(id="donors", multi=True, placeholder="all donors")),
+            _field("Cell-type column", dcc.Dropdown(id="celltype-key")),
+            _field("Cell types", dcc.Dropdown(id="cell-types", multi=True, placeholder="all cell types")),
+            html.Div(id="cell-count", className="count"),
+            _field(
+                "TF list",
+                dcc.Dropdown(
+                    id="tfs", options=tf_lists, value=tf_lists[0]["value"] if tf_lists else None, clearable=False
+                ),
+            ),
+            html.H2("Inference"),
+            _field(
+                "Method",
+                dcc.Dropdown(
+                    id="method",
+                    options=[{"label": m.name, "value": m.id} for m in METHODS.values()],
+                    value="grnboost2",
+                    clearable=False,
+                ),
+            ),
+            html.Div(
+                [
+                    _field("Seed", dcc.Input(id="seed", type="number", value=0, min=0, step=1)),
+                    _field("Top genes", dcc.Input(id="n-top-genes", type="number", value=3000, min=50, step=50)),
+                    _field(
+                        "AUC threshold",
+                        dcc.Input(id="auc-threshold", type="number", min=0.001, max=1, step=0.001, placeholder="auto"),
+                    ),
+                ],
+                className="row",
+            ),
+            _field(
+                "Pruning",
+                dcc.RadioItems(
+                    id="prune",
+                    value="prior",
+                    inline=True,
+                    options=[
+                        {"label": "prior", "value": "prior"},
+                        {"label": "cisTarget", "value": "cistarget"},
+                        {"label": "none", "value": "none"},
+                    ],
+                ),
+            ),
+            html.Div(
+                [
+                    _field(
+                        "Prior network",
+                        dcc.Dropdown(id="prior", options=priors, value=priors[0]["value"] if priors else None),
+                    ),
+                    _field(
+                        "DoRothEA confidence",
+                        dcc.Checklist(id="prior-confidence", options=list("ABCDE"), value=[], inline=True),
+                    ),
+                ],
+                id="prior-fields",
+            ),
+            html.Div(
+                [
+                    _field("Ranking databases", dcc.Dropdown(id="motif-dbs", options=motif_files, multi=True)),
+                    _field("Motif annotations", dcc.Dropdown(id="motif-annotations", options=motif_files)),
+                ],
+                id="motif-fields",
+            ),
+            html.Div(
+                [
+                    html.Button("Launch", id="launch", className="primary"),
+                    html.Button("Cancel", id="cancel", disabled=True),
+                ],
+                className="row",
+            ),
+            html.Progress(id="progress", value="0", max="9"),
+            html.Div(id="status", className="status"),
+            html.H2("Results"),
+            _field("Cached runs", dcc.Dropdown(id="runs", options=runs, placeholder="open a cached run")),
+        ],
+        className="controls",
+    )
+
+
+def views() -> html.Main:
+    """The linked views of one result."""
+    return html.Main(
+        [
+            html.Div(id="message", className="message", role="alert"),
+            html.Div(
+                [
+                    _field("Regulon / TF", dcc.Dropdown(id="regulon", placeholder="select a regulon")),
+                    html.Button("Export subnetwork CSV", id="export-edges"),
+                    html.Button("Regulons GMT", id="export-gmt"),
+                    html.Button("AUC CSV", id="export-auc"),
+                    html.Button("On/off CSV", id="export-binary"),
+                    dcc.Download(id="download"),
+                ],
+                className="row toolbar",
+            ),
+            html.Div(
+                [
+                    _panel(
+                        "Edge importance",
+                        _graph("importance-hist"),
+                        dcc.Slider(
+                            id="threshold",
+                            min=-3,
+                            max=3,
+                            step=0.01,
+                            value=0,
+                            marks=None,
+                            tooltip={"placement": "bottom"},
+                        ),
+                        html.Div(
+                            [
+                                _field(
+                                    "Top targets per TF",
+                                    dcc.Input(id="top-n", type="number", min=1, step=1, placeholder="all"),
+                                ),
+                                _field("Hops", dcc.RadioItems(id="hops", options=[1, 2], value=1, inline=True)),
+                            ],
+                            className="row",
+                        ),
+                        html.Div(id="edge-count", className="count"),
+                    ),
+                    _panel(
+                        "Network",
+                        cyto.Cytoscape(
+                            id="network",
+                            layout={"name": "preset"},
+                            stylesheet=STYLESHEET,
+                            style={"height": "420px", "width": "100%"},
+                            elements=[],
+                        ),
+                        html.Div(id="network-info", className="count"),
+                    ),
+                ],
+                className="grid",
+            ),
+            html.Div(
+                [
+                    _panel(
+                        "Regulon activity embedding",
+                        html.Div(
+                            [
+                                _choice(
+                                    "embedding-kind",
+                                    {"X_umap_aucell": "UMAP", "X_tsne_aucell": "tSNE"},
+                                    "X_umap_aucell",
+                                ),
+                                dcc.Dropdown(id="colour-by", clearable=False, style={"minWidth": "220px"}),
+                            ],
+                            className="row",
+                        ),
+                        _graph("embedding"),
+                    ),
+                    _panel("AUC distribution", _graph("auc-dist")),
+                ],
+                className="grid",
+            ),
+            html.Div(
+                [
+                    _panel(
+                        "Cell type × regulon",
+                        _choice("summary-kind", {"mean_auc_z": "mean AUC (z)", "rss": "RSS"}, "mean_auc_z"),
+                        _graph("clustermap"),
+                    ),
+                    _panel(
+                        "TF expression",
+                        dcc.Checklist(id="tf-dots", options=[{"label": "dot plot", "value": "dots"}], value=[]),
+                        _graph("tf-heatmap"),
+                    ),
+                ],
+                className="grid",
+            ),
+            dcc.Store(id="result-key"),
+            dcc.Store(id="selected-cells"),
+        ],
+        className="views",
+    )

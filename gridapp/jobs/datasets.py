@@ -1,0 +1,70 @@
+"""What the dashboard may open: files under the configured data roots, nothing outside them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import pandas as pd
+
+from gridapp.core.errors import GridappError
+from gridapp.core.io import read_dataset
+
+DATA_SUFFIXES = (".h5ad", ".loom", ".h5", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
+#: obs columns with more distinct values than this are not offered as donor / cell-type columns.
+MAX_CATEGORIES = 200
+
+
+def within_roots(path: str | Path, roots: Sequence[str | Path]) -> Path:
+    """Resolve ``path`` (symlinks included) and refuse it unless it lies under one of ``roots``."""
+    resolved = Path(path).resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).resolve()):
+            return resolved
+    raise GridappError(f"{Path(path).name}: is outside the data folders.", "Choose a file listed in the menu.")
+
+
+def list_files(roots: Sequence[str | Path], suffixes: Sequence[str] = DATA_SUFFIXES) -> list[Path]:
+    """Files under ``roots`` ending in one of ``suffixes`` (symlinks leaving the roots skipped), sorted."""
+    found = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file() and path.name.endswith(tuple(suffixes)) and not path.name.startswith("."):
+                try:
+                    found.append(within_roots(path, roots))
+                except GridappError:
+                    continue
+    return list(dict.fromkeys(found))
+
+
+def obs_table(path: str | Path) -> pd.DataFrame:
+    """The cell annotations (``obs``) of a dataset, read without loading the matrix when possible."""
+    path = Path(path)
+    if path.suffix == ".h5ad":
+        try:
+            with h5py.File(path, "r") as handle:
+                return ad.io.read_elem(handle["obs"])
+        except (OSError, KeyError):
+            pass  # not a readable h5ad: read_dataset below says why
+    return read_dataset(path)[0].obs
+
+
+def category_columns(obs: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """obs columns fit to choose cells by (2 to MAX_CATEGORIES values), each with its cell counts."""
+    columns = {}
+    for name in obs.columns:
+        counts = obs[name].astype(str).value_counts()
+        if 2 <= len(counts) <= MAX_CATEGORIES:
+            columns[name] = counts.sort_index().to_dict()
+    return columns
+
+
+def count_cells(obs: pd.DataFrame, selections: Sequence[tuple[str | None, Sequence[str]]]) -> int:
+    """Cells kept by (column, values) selections; an empty value list keeps the whole column."""
+    keep = pd.Series(True, index=obs.index)
+    for column, values in selections:
+        if column and values and column in obs:
+            keep &= obs[column].astype(str).isin(list(values))
+    return int(keep.sum())

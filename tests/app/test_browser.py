@@ -1,0 +1,171 @@
+"""The dashboard in a real headless Chromium: subset → launch → views → threshold → regulon → export,
+cancel, and a broken upload that leaves earlier results in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port, cache = _free_port(), tmp_path_factory.mktemp("cache")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--cache-dir", str(cache)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield url, cache
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian chromium + chromium-driver (.ci/run installs them)")
+    downloads = tmp_path_factory.mktemp("downloads")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,2300",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(options=options)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, condition, timeout=60):
+    return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+
+
+def _text(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def _choose(driver, dropdown_id: str, *labels: str) -> None:
+    driver.find_element(By.ID, dropdown_id).click()
+    for label in labels:
+        option = _wait(
+            driver,
+            lambda d, label=label: d.find_element(
+                By.XPATH, f"//label[@role='option'][starts-with(normalize-space(.), '{label}')]"
+            ),
+        )
+        option.click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def _type(driver, element_id: str, value: str) -> None:
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value, Keys.TAB)
+
+
+def _launch_and_wait(driver, timeout=400) -> str:
+    driver.find_element(By.ID, "launch").click()
+    return _wait(
+        driver, lambda d: _text(d, "status").startswith(("Done", "Run failed")) and _text(d, "status"), timeout
+    )
+
+
+def test_subset_launch_explore_export(server, browser):
+    url, _ = server
+    browser.get(url)
+    _wait(browser, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
+    _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
+    _wait(browser, lambda d: _text(d, "cell-count").startswith("495 of 1,045"))
+    _type(browser, "n-top-genes", "300")
+    status = _launch_and_wait(browser)
+    assert status.startswith("Done"), status
+    _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#embedding .scatterlayer, #embedding canvas")))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "explore.png"))
+
+    before = _text(browser, "edge-count")
+    handle = browser.find_element(By.CSS_SELECTOR, "#threshold [role=slider]")
+    handle.click()
+    handle.send_keys(*[Keys.ARROW_RIGHT] * 30)  # +0.3 log10 units
+    _wait(browser, lambda d: _text(d, "edge-count") != before)
+    kept_before, kept_after = (int(t.split()[0].replace(",", "")) for t in (before, _text(browser, "edge-count")))
+    assert kept_after < kept_before
+
+    _choose(browser, "regulon", "SPI1(+)")
+    _wait(browser, lambda d: "edges shown" in _text(d, "network-info"))
+    browser.save_screenshot(str(SCREENSHOTS / "network.png"))
+    shown = int(_text(browser, "network-info").split()[0].replace(",", ""))
+    browser.find_element(By.ID, "export-edges").click()
+    exported = _wait(browser, lambda d: next(iter(d.downloads.glob("subnetwork_*.csv")), None), 30)
+    time.sleep(0.5)
+    table = pd.read_csv(exported)
+    assert len(table) == shown > 0
+    assert list(table.columns[:3]) == ["TF", "target", "importance"] and {"regulon", "in_prior"} <= set(table.columns)
+    assert ((table["TF"] == "SPI1") | (table["target"] == "SPI1")).all()
+
+
+def test_cancel_leaves_no_cache_entry(server, browser):
+    _, cache = server
+    stored = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
+    _type(browser, "seed", "7")
+    browser.find_element(By.ID, "launch").click()
+    _wait(browser, lambda d: "step" in _text(d, "status"), 60)
+    browser.find_element(By.ID, "cancel").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "launch").is_enabled(), 60)
+    time.sleep(2)
+    assert {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")} == stored
+    assert _text(browser, "status").startswith("Cancelled")
+
+
+def test_broken_upload_is_refused_and_results_stay(server, browser, tmp_path):
+    kept = _text(browser, "edge-count")
+    broken = tmp_path / "broken.h5ad"
+    broken.write_text("<html><body>not data</body></html>")
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(broken))
+    _wait(browser, lambda d: "Upload refused" in _text(d, "message"))
+    assert "broken.h5ad" in _text(browser, "message") and "HTML" in _text(browser, "message")
+    assert _text(browser, "edge-count") == kept

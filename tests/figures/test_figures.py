@@ -1,0 +1,116 @@
+"""Figure factories and edge selection, tested as data on small known results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridapp.core.network import annotate_edges, edges_above, focus_edges, select_edges
+from gridapp.figures.auc import auc_distribution
+from gridapp.figures.clustermap import clicked_cell, clustermap
+from gridapp.figures.embedding import embedding_scatter
+from gridapp.figures.heatmap import tf_expression
+from gridapp.figures.importance import importance_bins, importance_histogram
+from gridapp.figures.network import network_elements
+
+ADJACENCIES = pd.DataFrame(
+    {
+        "TF": ["SPI1", "SPI1", "CEBPB", "SPI1", "TCF7", "CEBPB", "TCF7"],
+        "target": ["LYZ", "CD14", "LYZ", "CEBPB", "CD3E", "S100A8", "LEF1"],
+        "importance": [50.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5],
+    }
+)
+REGULONS = pd.DataFrame(
+    {"regulon": ["SPI1(+)", "SPI1(+)"], "TF": ["SPI1", "SPI1"], "target": ["LYZ", "CD14"], "weight": [50.0, 20.0]}
+)
+
+
+def test_threshold_keeps_the_strong_prefix_and_top_n_per_tf():
+    assert list(edges_above(ADJACENCIES, 5.0)["importance"]) == [50.0, 20.0, 10.0, 5.0]
+    assert edges_above(ADJACENCIES, 100.0).empty and len(edges_above(ADJACENCIES, 0.1)) == 7
+    top1 = edges_above(ADJACENCIES, 0.1, top_n_per_tf=1)
+    assert list(zip(top1["TF"], top1["target"])) == [("SPI1", "LYZ"), ("CEBPB", "LYZ"), ("TCF7", "CD3E")]
+
+
+def test_focus_follows_hops_in_both_directions():
+    one = focus_edges(ADJACENCIES, ["SPI1"], hops=1)
+    assert set(one["target"]) == {"LYZ", "CD14", "CEBPB"}
+    two = focus_edges(ADJACENCIES, ["SPI1"], hops=2)
+    assert {"S100A8"} <= set(two["target"]) and ("CEBPB", "LYZ") in set(zip(two["TF"], two["target"]))
+    assert "TCF7" not in set(two["TF"])
+
+
+def test_selection_caps_and_counts_what_it_leaves_out():
+    selection = select_edges(ADJACENCIES, 1.0, max_edges=3)
+    assert len(selection.edges) == 3 and selection.n_above_threshold == 6 and selection.n_left_out == 3
+
+
+def test_annotation_marks_regulon_and_prior_membership():
+    annotated = annotate_edges(ADJACENCIES.head(3), REGULONS, {("CEBPB", "LYZ")})
+    assert list(annotated["regulon"]) == ["SPI1(+)", "SPI1(+)", ""]
+    assert list(annotated["in_prior"]) == [False, False, True]
+
+
+def test_importance_histogram_colours_kept_bins_and_titles_the_count():
+    importance = np.logspace(-2, 2, 1000)
+    edges, counts = importance_bins(importance, bins=40)
+    assert counts.sum() == 1000 and np.isclose(edges[0], -2) and np.isclose(edges[-1], 2)
+    figure = importance_histogram(edges, counts, 1.0, n_kept=500)
+    bar = figure.data[0]
+    kept = np.array(bar.marker.color) == "#1f77b4"
+    assert kept.sum() == 20 and (np.asarray(bar.x)[kept] >= 0).all()
+    assert "500 edges" in figure.layout.title.text and figure.layout.shapes[0].x0 == 0
+
+
+def test_network_elements_style_tfs_and_place_every_node():
+    edges = annotate_edges(ADJACENCIES.head(4), REGULONS, {("SPI1", "CD14")})
+    elements = network_elements(edges, focus=("SPI1",))
+    nodes = [e for e in elements if "source" not in e["data"]]
+    links = [e for e in elements if "source" in e["data"]]
+    assert {n["data"]["id"] for n in nodes} == {"SPI1", "CEBPB", "LYZ", "CD14"} and len(links) == 4
+    classes = {n["data"]["id"]: n["classes"] for n in nodes}
+    assert classes["SPI1"] == "tf focus" and classes["CEBPB"] == "tf" and classes["LYZ"] == ""
+    assert all({"x", "y"} <= set(n["position"]) for n in nodes)
+    widths = {(e["data"]["source"], e["data"]["target"]): e["data"]["width"] for e in links}
+    assert widths[("SPI1", "LYZ")] == 6 and widths[("SPI1", "CEBPB")] == 1
+    assert [e["classes"] for e in links] == ["", "in_prior", "", ""]
+    assert network_elements(ADJACENCIES.head(0)) == []
+
+
+def test_embedding_traces_per_category_and_selection():
+    coordinates = np.arange(12, dtype=float).reshape(6, 2)
+    figure = embedding_scatter(coordinates, pd.Series(list("aabbcc")), title="cell type", selected=[1, 4])
+    assert [t.name for t in figure.data] == ["a", "b", "c"]
+    assert list(figure.data[0].customdata) == [0, 1] and list(figure.data[0].selectedpoints) == [1]
+    continuous = embedding_scatter(coordinates, pd.Series(np.linspace(0, 1, 6), name="AUC"), title="AUC")
+    assert len(continuous.data) == 1 and continuous.data[0].marker.showscale
+
+
+def test_auc_distribution_counts_cells_on():
+    figure = auc_distribution(np.array([0.01, 0.02, 0.2, 0.3]), 0.1, regulon="SPI1(+)")
+    assert "2 of 4 cells on" in figure.layout.title.text and sum(figure.data[0].y) == 4
+
+
+def test_clustermap_orders_by_clustering_and_reports_clicks():
+    table = pd.DataFrame(
+        [[2.0, 1.9, -1.0], [-1.0, -1.1, 2.0], [1.9, 2.0, -0.9]],
+        index=["Mono", "T", "DC"],
+        columns=["SPI1(+)", "CEBPB(+)", "TCF7(+)"],
+    )
+    figure = clustermap(table, title="z")
+    heatmap = next(t for t in figure.data if t.type == "heatmap")
+    rows = [c.split("|")[0] for c in np.asarray(heatmap.customdata)[:, 0]]
+    assert abs(rows.index("Mono") - rows.index("DC")) == 1  # similar rows are neighbours
+    assert len([t for t in figure.data if t.type == "scatter"]) == 4  # 2 merges per axis
+    point = {"points": [{"customdata": "Mono|TCF7(+)"}]}
+    assert clicked_cell(point) == ("Mono", "TCF7(+)") and clicked_cell(None) is None
+
+
+def test_tf_expression_heatmap_and_dot_plot():
+    mean = pd.DataFrame({"SPI1": [2.0, 0.1], "TCF7": [0.0, 1.5]}, index=["Mono", "T"])
+    detected = pd.DataFrame({"SPI1": [0.9, 0.05], "TCF7": [0.0, 0.8]}, index=["Mono", "T"])
+    heat = tf_expression(mean)
+    assert list(heat.data[0].y) == ["SPI1", "TCF7"] and list(heat.data[0].x) == ["Mono", "T"]
+    dots = tf_expression(mean, detected=detected, dots=True)
+    assert dots.data[0].type == "scatter" and max(dots.data[0].marker.size) == pytest.approx(4 + 20 * 0.9)

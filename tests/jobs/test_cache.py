@@ -1,0 +1,64 @@
+"""The content-addressed result store: compute once, atomic entries, reload as stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import run
+
+PARAMS = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150)
+
+
+@pytest.fixture(scope="module")
+def result(client, tmp_path_factory):
+    return run(PARAMS, client=client, cache_dir=tmp_path_factory.mktemp("motifs"))
+
+
+def test_identical_launches_compute_once(tmp_path, result):
+    cache = ResultCache(tmp_path)
+    calls = []
+
+    def compute(params):
+        calls.append(params)
+        time.sleep(0.5)  # the second launch arrives while the first computes
+        return result
+
+    keys = []
+    threads = [threading.Thread(target=lambda: keys.append(cache.get_or_compute(PARAMS, compute))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and keys[0] == keys[1] and keys[0] in cache
+    assert cache.get_or_compute(PARAMS, compute) == keys[0] and len(calls) == 1
+
+
+def test_failed_compute_leaves_no_entry_and_releases_the_key(tmp_path, result):
+    cache = ResultCache(tmp_path)
+
+    def broken(params):
+        raise RuntimeError("worker died")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_compute(PARAMS, broken)
+    assert cache.runs() == [] and not any(p.is_dir() for p in tmp_path.iterdir())
+    assert cache.get_or_compute(PARAMS, lambda params: result) in cache
+
+
+def test_stored_result_reads_back_with_its_parameters(tmp_path, result):
+    cache = ResultCache(tmp_path)
+    key = cache.get_or_compute(PARAMS, lambda params: result)
+    stored = cache.load(key)
+    assert stored.adjacencies.equals(result.adjacencies)
+    assert list(stored.adata.obsm["X_aucell"].columns) == [r.name for r in result.regulons]
+    [listed] = cache.runs()
+    assert listed.key == key and listed.params["cell_types"] == ["B cells", "CD14+ Monocytes"]
+    assert listed.summary["counts"]["regulons"] == len(result.regulons)
+    assert {r.name for r in stored.regulon_objects()} == {r.name for r in result.regulons}
+    with pytest.raises(ValueError, match="not a cache key"):
+        cache.path("../etc")

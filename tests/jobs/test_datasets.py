@@ -1,0 +1,39 @@
+"""Only files under the data roots are listed or opened; obs columns offered for subsetting."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from gridapp.core.errors import GridappError
+from gridapp.jobs.datasets import category_columns, count_cells, list_files, obs_table, within_roots
+from gridapp.jobs.params import DEMO_DIR
+
+
+def test_paths_outside_the_roots_are_refused(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "ok.h5ad").write_bytes(b"x")
+    outside = tmp_path / "secret.h5ad"
+    outside.write_bytes(b"x")
+    os.symlink(outside, root / "link.h5ad")
+    assert within_roots(root / "ok.h5ad", [root]) == (root / "ok.h5ad").resolve()
+    for path in (root / ".." / "secret.h5ad", root / "link.h5ad", "/etc/passwd"):
+        with pytest.raises(GridappError, match="outside the data folders"):
+            within_roots(path, [root])
+    assert list_files([root]) == [(root / "ok.h5ad").resolve()]
+
+
+def test_demo_obs_offers_the_cell_type_column_with_counts():
+    obs = obs_table(DEMO_DIR / "kang2018_donor1016.h5ad")
+    columns = category_columns(obs)
+    assert "cluster_id" in columns and "sample_id" not in columns  # a single donor: nothing to choose
+    assert sum(columns["cluster_id"].values()) == len(obs) == 1045
+    assert count_cells(obs, [("cluster_id", ["B cells", "CD14+ Monocytes"]), ("sample_id", [])]) == 495
+
+
+def test_count_ignores_unknown_columns():
+    obs = pd.DataFrame({"type": ["a", "b", "a"]})
+    assert count_cells(obs, [("type", ["a"]), ("missing", ["x"]), (None, ["y"])]) == 2

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 
+from gridapp.core.aucell import choose_auc_threshold
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.network import annotate_edges, select_edges
-from gridapp.figures.auc import auc_distribution
+from gridapp.core.priors import read_prior
+from gridapp.figures.auc import auc_distribution, genes_detected
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
@@ -24,7 +27,7 @@ from gridapp.figures.network import network_elements
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, obs_table, within_roots
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import STEPS
+from gridapp.jobs.pipeline import STEPS, prepare
 from gridapp.jobs.runner import launch
 
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
@@ -59,6 +62,15 @@ def run_options(cache: ResultCache) -> list[dict]:
 @lru_cache(maxsize=8)
 def _bins(cache_root: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     return importance_bins(ResultCache(cache_root).load(key).adjacencies["importance"].to_numpy())
+
+
+@lru_cache(maxsize=8)
+def _prior_pairs(path: str | None, confidence: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The (TF, target) pairs of a run's prior network, for the ``in_prior`` flag (empty without one)."""
+    if not path or not Path(path).is_file():
+        return frozenset()
+    prior = read_prior(path, confidence=confidence)
+    return frozenset(zip(prior["TF"], prior["target"]))
 
 
 def _suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
@@ -134,6 +146,41 @@ def register(app: Dash, config: AppConfig) -> None:
         return [*options, {"label": f"{path.name} (uploaded)", "value": str(path)}], str(path), ""
 
     @app.callback(
+        Output("genes-detected", "figure"),
+        Input("dataset", "value"),
+        Input("tfs", "value"),
+        Input("donors", "value"),
+        Input("cell-types", "value"),
+        Input("n-top-genes", "value"),
+        Input("auc-threshold", "value"),
+        State("donor-key", "value"),
+        State("celltype-key", "value"),
+    )
+    def show_genes_detected(dataset, tfs, donors, cell_types, n_top_genes, auc_threshold, donor_key, celltype_key):
+        try:
+            params = params_from_form(
+                config,
+                dataset,
+                tfs,
+                donor_key,
+                donors,
+                celltype_key,
+                cell_types,
+                "grnboost2",
+                0,
+                n_top_genes,
+                auc_threshold,
+                "none",
+                None,
+                (),
+                (),
+                None,
+            )
+            return detected_outputs(params)
+        except GridappError as err:
+            return go.Figure(layout={"title": {"text": str(err.message), "font": {"size": 10}}, "height": 120})
+
+    @app.callback(
         Output("result-key", "data"),
         Output("status", "children"),
         Output("runs", "options"),
@@ -179,22 +226,23 @@ def register(app: Dash, config: AppConfig) -> None:
         motif_annotations,
     ):
         try:
-            params = RunParams(
-                input=str(within_roots(dataset, _roots(config))),
-                tfs=str(within_roots(tfs, _roots(config))),
-                donor_key=donor_key if donors else None,
-                donors=tuple(donors or ()),
-                cell_type_key=celltype_key,
-                cell_types=tuple(cell_types or ()),
-                method=method,
-                seed=int(seed or 0),
-                n_top_genes=int(n_top_genes or 3000),
-                auc_threshold=auc_threshold or None,
-                prune=prune,
-                prior=prior if prune == "prior" else None,
-                prior_confidence=tuple(confidence or ()) if prune == "prior" else (),
-                motif_dbs=tuple(motif_dbs or ()) if prune == "cistarget" else (),
-                motif_annotations=motif_annotations if prune == "cistarget" else None,
+            params = params_from_form(
+                config,
+                dataset,
+                tfs,
+                donor_key,
+                donors,
+                celltype_key,
+                cell_types,
+                method,
+                seed,
+                n_top_genes,
+                auc_threshold,
+                prune,
+                prior,
+                confidence,
+                motif_dbs,
+                motif_annotations,
             )
             key = launch(
                 params,
@@ -337,6 +385,52 @@ def register(app: Dash, config: AppConfig) -> None:
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
 
 
+def params_from_form(
+    config: AppConfig,
+    dataset,
+    tfs,
+    donor_key,
+    donors,
+    celltype_key,
+    cell_types,
+    method,
+    seed,
+    n_top_genes,
+    auc_threshold,
+    prune,
+    prior,
+    confidence,
+    motif_dbs,
+    motif_annotations,
+) -> RunParams:
+    """RunParams from the control column's values (paths checked against the data roots)."""
+    return RunParams(
+        input=str(within_roots(dataset, _roots(config))),
+        tfs=str(within_roots(tfs, _roots(config))),
+        donor_key=donor_key if donors else None,
+        donors=tuple(donors or ()),
+        cell_type_key=celltype_key,
+        cell_types=tuple(cell_types or ()),
+        method=method,
+        seed=int(seed or 0),
+        n_top_genes=int(n_top_genes or 3000),
+        auc_threshold=auc_threshold or None,
+        prune=prune,
+        prior=prior if prune == "prior" else None,
+        prior_confidence=tuple(confidence or ()) if prune == "prior" else (),
+        motif_dbs=tuple(motif_dbs or ()) if prune == "cistarget" else (),
+        motif_annotations=motif_annotations if prune == "cistarget" else None,
+    )
+
+
+def detected_outputs(params: RunParams) -> go.Figure:
+    """The genes-detected-per-cell plot for the cells and genes a run with ``params`` would use."""
+    adata, _, _ = prepare(params, notes=[])
+    detected = np.asarray((adata.X > 0).sum(axis=1)).ravel()
+    threshold = params.auc_threshold or choose_auc_threshold(adata)
+    return genes_detected(detected, adata.n_vars, threshold)
+
+
 def network_outputs(cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops) -> tuple:
     """Importance histogram, network elements, kept-edge count and network note for a threshold."""
     if not key or key not in cache:
@@ -387,7 +481,10 @@ def network_view(cache: ResultCache, key: str, log_threshold: float, top_n, regu
         hops=int(hops or 1),
         top_n_per_tf=int(top_n) if top_n else None,
     )
-    edges = annotate_edges(selection.edges, result.regulons)
+    params = result.summary["params"]
+    edges = annotate_edges(
+        selection.edges, result.regulons, _prior_pairs(params["prior"], tuple(params["prior_confidence"]))
+    )
     return {"edges": edges, "n_above": selection.n_above_threshold, "left_out": selection.n_left_out, "focus": focus}
 
 

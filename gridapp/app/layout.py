@@ -82,6 +82,7 @@ def controls(
                 ],
                 className="row",
             ),
+            dcc.Graph(id="genes-detected", config={"displayModeBar": False}),
             _field(
                 "Pruning",
                 dcc.RadioItems(

@@ -21,7 +21,7 @@ from distributed import Client
 from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
 from gridapp.core.errors import GridappError
-from gridapp.core.io import read_dataset
+from gridapp.core.io import InputReport, read_dataset
 from gridapp.core.methods import infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
@@ -133,30 +133,7 @@ def _run_steps(
         seconds[name] = round(now - timer, 2)
         timer = now
 
-    step(0)
-    tfs = subset.read_tfs(params.tfs)
-    adata, report = read_dataset(params.input, gene_symbols=params.gene_symbols, tfs=tfs)
-    notes.extend(report.notes)
-    lap("load")
-
-    step(1)
-    adata = subset.subset_cells(
-        adata,
-        donor_key=params.donor_key,
-        donors=params.donors,
-        cell_type_key=params.cell_type_key,
-        cell_types=params.cell_types,
-    )
-    notes.append(subset.normalise(adata, report.values))
-    lap("subset")
-
-    step(2)
-    coverage = subset.tf_coverage(adata.var_names, tfs)
-    adata = subset.select_genes(
-        adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction
-    )
-    coverage = subset.tf_coverage(adata.var_names, tfs)
-    notes.append(f"TF coverage after gene selection: {coverage}.")
+    adata, coverage, report = prepare(params, notes=notes, step=step, lap=lap)
     for path in params.motif_dbs:  # fail before the long GRN step, not after it
         db = open_ranking_db(path, cache_dir=cache_dir)
         share = check_gene_overlap(db, list(adata.var_names), source=Path(path).name)
@@ -236,6 +213,51 @@ def _run_steps(
     }
     logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
     return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def prepare(
+    params: RunParams,
+    *,
+    notes: list[str],
+    step: Callable[[int], None] = lambda index: None,
+    lap: Callable[[str], None] = lambda name: None,
+) -> tuple[ad.AnnData, subset.TFCoverage, InputReport]:
+    """Steps load, subset and genes: the log-normalised cells × genes that inference works on.
+
+    Parameters
+    ----------
+    params
+        The run's parameters.
+    notes
+        Receives what was decided (symbol column, normalisation, TF coverage).
+    step, lap
+        Called at the start of each step and when load / subset end (progress and timing).
+    """
+    step(0)
+    tfs = subset.read_tfs(params.tfs)
+    adata, report = read_dataset(params.input, gene_symbols=params.gene_symbols, tfs=tfs)
+    notes.extend(report.notes)
+    lap("load")
+
+    step(1)
+    adata = subset.subset_cells(
+        adata,
+        donor_key=params.donor_key,
+        donors=params.donors,
+        cell_type_key=params.cell_type_key,
+        cell_types=params.cell_types,
+    )
+    notes.append(subset.normalise(adata, report.values))
+    lap("subset")
+
+    step(2)
+    coverage = subset.tf_coverage(adata.var_names, tfs)
+    adata = subset.select_genes(
+        adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction
+    )
+    coverage = subset.tf_coverage(adata.var_names, tfs)
+    notes.append(f"TF coverage after gene selection: {coverage}.")
+    return adata, coverage, report
 
 
 def _version(package: str) -> str:

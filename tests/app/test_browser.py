@@ -120,6 +120,7 @@ def test_subset_launch_explore_export(server, browser):
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
     _wait(browser, lambda d: _text(d, "cell-count").startswith("495 of 1,045"))
     _type(browser, "n-top-genes", "300")
+    _wait(browser, lambda d: "AUC threshold" in d.find_element(By.ID, "genes-detected").text)
     status = _launch_and_wait(browser)
     assert status.startswith("Done"), status
     _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
@@ -146,6 +147,8 @@ def test_subset_launch_explore_export(server, browser):
     assert len(table) == shown > 0
     assert list(table.columns[:3]) == ["TF", "target", "importance"] and {"regulon", "in_prior"} <= set(table.columns)
     assert ((table["TF"] == "SPI1") | (table["target"] == "SPI1")).all()
+    in_regulon = table["regulon"].notna() & (table["regulon"] != "")
+    assert table.loc[in_regulon, "in_prior"].all()  # prior-pruned regulon edges are prior edges
 
 
 def test_cancel_leaves_no_cache_entry(server, browser):

@@ -114,3 +114,13 @@ def test_tf_expression_heatmap_and_dot_plot():
     assert list(heat.data[0].y) == ["SPI1", "TCF7"] and list(heat.data[0].x) == ["Mono", "T"]
     dots = tf_expression(mean, detected=detected, dots=True)
     assert dots.data[0].type == "scatter" and max(dots.data[0].marker.size) == pytest.approx(4 + 20 * 0.9)
+
+
+def test_genes_detected_marks_quantiles_and_the_aucell_cut_off():
+    from gridapp.figures.auc import genes_detected
+
+    detected = np.arange(100, 1100)
+    figure = genes_detected(detected, 2000, 0.05)
+    lines = [shape.x0 for shape in figure.layout.shapes]
+    assert lines[-1] == 100.0 and np.isclose(lines[0], np.quantile(detected, 0.01))
+    assert "top 100 of 2000 genes" in figure.layout.title.text and "0.0% of cells" in figure.layout.title.text

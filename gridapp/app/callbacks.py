@@ -30,6 +30,26 @@ from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import STEPS, prepare
 from gridapp.jobs.runner import launch
 
+#: Control-column components whose values make a RunParams (see params_from_form).
+FORM_FIELDS = (
+    "dataset",
+    "tfs",
+    "donor-key",
+    "donors",
+    "celltype-key",
+    "cell-types",
+    "method",
+    "seed",
+    "n-top-genes",
+    "auc-threshold",
+    "prune",
+    "prior",
+    "prior-confidence",
+    "motif-dbs",
+    "motif-annotations",
+)
+#: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
+PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
 
@@ -147,36 +167,13 @@ def register(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("genes-detected", "figure"),
-        Input("dataset", "value"),
-        Input("tfs", "value"),
-        Input("donors", "value"),
-        Input("cell-types", "value"),
-        Input("n-top-genes", "value"),
-        Input("auc-threshold", "value"),
-        State("donor-key", "value"),
-        State("celltype-key", "value"),
+        *[Input(field, "value") for field in PREVIEW_FIELDS],
+        *[State(field, "value") for field in ("donor-key", "celltype-key")],
     )
-    def show_genes_detected(dataset, tfs, donors, cell_types, n_top_genes, auc_threshold, donor_key, celltype_key):
+    def show_genes_detected(*values):
+        form = dict(zip((*PREVIEW_FIELDS, "donor-key", "celltype-key"), values))
         try:
-            params = params_from_form(
-                config,
-                dataset,
-                tfs,
-                donor_key,
-                donors,
-                celltype_key,
-                cell_types,
-                "grnboost2",
-                0,
-                n_top_genes,
-                auc_threshold,
-                "none",
-                None,
-                (),
-                (),
-                None,
-            )
-            return detected_outputs(params)
+            return detected_outputs(params_from_form(config, {**form, "prune": "none"}))
         except GridappError as err:
             return go.Figure(layout={"title": {"text": str(err.message), "font": {"size": 10}}, "height": 120})
 
@@ -185,65 +182,16 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("status", "children"),
         Output("runs", "options"),
         Input("launch", "n_clicks"),
-        State("dataset", "value"),
-        State("tfs", "value"),
-        State("donor-key", "value"),
-        State("donors", "value"),
-        State("celltype-key", "value"),
-        State("cell-types", "value"),
-        State("method", "value"),
-        State("seed", "value"),
-        State("n-top-genes", "value"),
-        State("auc-threshold", "value"),
-        State("prune", "value"),
-        State("prior", "value"),
-        State("prior-confidence", "value"),
-        State("motif-dbs", "value"),
-        State("motif-annotations", "value"),
+        *[State(field, "value") for field in FORM_FIELDS],
         background=True,
         running=[(Output("launch", "disabled"), True, False), (Output("cancel", "disabled"), False, True)],
         cancel=[Input("cancel", "n_clicks")],
         progress=[Output("progress", "value"), Output("status", "children")],
         prevent_initial_call=True,
     )
-    def launch_run(
-        set_progress,
-        _,
-        dataset,
-        tfs,
-        donor_key,
-        donors,
-        celltype_key,
-        cell_types,
-        method,
-        seed,
-        n_top_genes,
-        auc_threshold,
-        prune,
-        prior,
-        confidence,
-        motif_dbs,
-        motif_annotations,
-    ):
+    def launch_run(set_progress, _, *values):
         try:
-            params = params_from_form(
-                config,
-                dataset,
-                tfs,
-                donor_key,
-                donors,
-                celltype_key,
-                cell_types,
-                method,
-                seed,
-                n_top_genes,
-                auc_threshold,
-                prune,
-                prior,
-                confidence,
-                motif_dbs,
-                motif_annotations,
-            )
+            params = params_from_form(config, dict(zip(FORM_FIELDS, values)))
             key = launch(
                 params,
                 cache,
@@ -385,41 +333,28 @@ def register(app: Dash, config: AppConfig) -> None:
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
 
 
-def params_from_form(
-    config: AppConfig,
-    dataset,
-    tfs,
-    donor_key,
-    donors,
-    celltype_key,
-    cell_types,
-    method,
-    seed,
-    n_top_genes,
-    auc_threshold,
-    prune,
-    prior,
-    confidence,
-    motif_dbs,
-    motif_annotations,
-) -> RunParams:
-    """RunParams from the control column's values (paths checked against the data roots)."""
+def params_from_form(config: AppConfig, form: dict) -> RunParams:
+    """RunParams from the control column's values, keyed by component id (paths checked against the data roots)."""
+    if not (form.get("dataset") and form.get("tfs")):
+        raise GridappError("Choose a dataset and a TF list.")
+    prune = form.get("prune") or "none"
+    donors, cell_types = tuple(form.get("donors") or ()), tuple(form.get("cell-types") or ())
     return RunParams(
-        input=str(within_roots(dataset, _roots(config))),
-        tfs=str(within_roots(tfs, _roots(config))),
-        donor_key=donor_key if donors else None,
-        donors=tuple(donors or ()),
-        cell_type_key=celltype_key,
-        cell_types=tuple(cell_types or ()),
-        method=method,
-        seed=int(seed or 0),
-        n_top_genes=int(n_top_genes or 3000),
-        auc_threshold=auc_threshold or None,
+        input=str(within_roots(form["dataset"], _roots(config))),
+        tfs=str(within_roots(form["tfs"], _roots(config))),
+        donor_key=form.get("donor-key") if donors else None,
+        donors=donors,
+        cell_type_key=form.get("celltype-key"),
+        cell_types=cell_types,
+        method=form.get("method") or "grnboost2",
+        seed=int(form.get("seed") or 0),
+        n_top_genes=int(form.get("n-top-genes") or 3000),
+        auc_threshold=form.get("auc-threshold") or None,
         prune=prune,
-        prior=prior if prune == "prior" else None,
-        prior_confidence=tuple(confidence or ()) if prune == "prior" else (),
-        motif_dbs=tuple(motif_dbs or ()) if prune == "cistarget" else (),
-        motif_annotations=motif_annotations if prune == "cistarget" else None,
+        prior=form.get("prior") if prune == "prior" else None,
+        prior_confidence=tuple(form.get("prior-confidence") or ()) if prune == "prior" else (),
+        motif_dbs=tuple(form.get("motif-dbs") or ()) if prune == "cistarget" else (),
+        motif_annotations=form.get("motif-annotations") if prune == "cistarget" else None,
     )
 
 

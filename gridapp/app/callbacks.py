@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +51,7 @@ FORM_FIELDS = (
 )
 #: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
+PREVIEW_LOCK = threading.Lock()
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
 
@@ -70,7 +72,7 @@ def run_options(cache: ResultCache) -> list[dict]:
     options = []
     for run in cache.runs():
         params, counts = run.params, run.summary["counts"]
-        subset = ", ".join(params["cell_types"]) or "all cell types"
+        subset = ", ".join(params["cell_types"]) or "all cells"
         label = (
             f"{Path(params['input']).name} · {subset} · {params['method']} seed {params['seed']} · "
             f"{params['prune']} · {counts['regulons']} regulons"
@@ -210,6 +212,21 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def report_cancel(_):
         return "Cancelled: nothing was stored; earlier results are unchanged.", "0"
+
+    @app.callback(
+        Output("result-key", "data", allow_duplicate=True),
+        Output("runs", "options", allow_duplicate=True),
+        Output("message", "children", allow_duplicate=True),
+        Input("open-output", "n_clicks"),
+        State("pyscenic-folder", "value"),
+        prevent_initial_call=True,
+    )
+    def open_output(_, folder):
+        try:
+            key = cache.import_pyscenic(within_roots(folder or "", _roots(config)))
+        except GridappError as err:
+            return no_update, no_update, f"Cannot open that output: {err}"
+        return key, run_options(cache), ""
 
     @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)
     def open_run(key):
@@ -360,7 +377,8 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
 
 def detected_outputs(params: RunParams) -> go.Figure:
     """The genes-detected-per-cell plot for the cells and genes a run with ``params`` would use."""
-    adata, _, _ = prepare(params, notes=[])
+    with PREVIEW_LOCK:  # numba's fork-safe workqueue layer must not run kernels from two threads at once
+        adata, _, _ = prepare(params, notes=[])
     detected = np.asarray((adata.X > 0).sum(axis=1)).ravel()
     threshold = params.auc_threshold or choose_auc_threshold(adata)
     return genes_detected(detected, adata.n_vars, threshold)

@@ -32,9 +32,15 @@ def _panel(title: str, *children) -> html.Section:
 
 
 def controls(
-    datasets: list[dict], tf_lists: list[dict], priors: list[dict], motif_files: list[dict], runs: list[dict]
+    datasets: list[dict],
+    tf_lists: list[dict],
+    priors: list[dict],
+    motif_files: list[dict],
+    runs: list[dict],
+    outputs: list[dict],
 ) -> html.Aside:
-    """The left column: dataset, subset, method and pruning choices, launch / cancel, cached runs."""
+    """The left column: dataset, subset, method and pruning choices, launch / cancel, cached runs and
+    pySCENIC outputs to open."""
     return html.Aside(
         [
             html.H2("Data"),
@@ -127,6 +133,11 @@ def controls(
             html.Div(id="status", className="status"),
             html.H2("Results"),
             _field("Cached runs", dcc.Dropdown(id="runs", options=runs, placeholder="open a cached run")),
+            _field(
+                "pySCENIC output (no recomputation)",
+                dcc.Dropdown(id="pyscenic-folder", options=outputs, placeholder="folder with adj + loom or auc"),
+            ),
+            html.Button("Open output", id="open-output"),
         ],
         className="controls",
     )

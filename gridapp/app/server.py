@@ -12,6 +12,7 @@ from gridapp.app import callbacks
 from gridapp.app.layout import controls, views
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import list_files
+from gridapp.jobs.imports import is_pyscenic_output
 from gridapp.jobs.params import DATA_DIR
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -86,6 +87,7 @@ def create_app(
                     priors=_options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)]),
                     motif_files=_options(list_files(roots, MOTIF_SUFFIXES)),
                     runs=callbacks.run_options(config.cache),
+                    outputs=_options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
                 ),
                 views(),
             ],

@@ -196,8 +196,11 @@ def _read_loom(path: Path) -> ad.AnnData:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adata = ad.read_loom(path, sparse=True, obs_names=cell_attr, var_names=gene_attr)
+        adata = ad.read_loom(path, sparse=True, obs_names=cell_attr, var_names=gene_attr, validate=False)
     adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
+    # SCENIC looms hold structured attributes (RegulonsAUC, Regulons, Embeddings): not annotations
+    adata.obs = adata.obs.loc[:, [c for c in adata.obs.columns if adata.obs[c].dtype.kind != "V"]]
+    adata.var = adata.var.loc[:, [c for c in adata.var.columns if adata.var[c].dtype.kind != "V"]]
     return adata
 
 

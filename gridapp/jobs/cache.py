@@ -22,6 +22,7 @@ import anndata as ad
 import pandas as pd
 
 from gridapp.core.regulons import regulons_from_table
+from gridapp.jobs.imports import read_pyscenic_output
 from gridapp.jobs.params import RunParams, file_fingerprint
 from gridapp.jobs.pipeline import Result, write_outputs
 
@@ -70,17 +71,17 @@ class ResultCache:
         key = self.key(params)
         with self._lock(key):
             if key not in self:
-                self.store(key, compute(params), params)
+                self.store(key, compute(params), params=params.to_dict(), cell_type_key=params.cell_type_key)
         return key
 
-    def store(self, key: str, result: Result, params: RunParams) -> Path:
-        """Write ``result`` under ``key`` atomically (scratch folder, then rename)."""
+    def store(self, key: str, result: Result, *, params: dict, cell_type_key: str | None) -> Path:
+        """Write ``result`` (computed from ``params``) under ``key`` atomically (scratch folder, then rename)."""
         scratch = self.root / f".scratch-{key}-{uuid.uuid4().hex}"
         scratch.mkdir()
         try:
-            write_outputs(result, scratch, cell_type_key=params.cell_type_key)
+            write_outputs(result, scratch, cell_type_key=cell_type_key)
             result.adjacencies.to_parquet(scratch / ADJACENCIES, index=False)
-            (scratch / "params.json").write_text(json.dumps(params.to_dict(), indent=1), encoding="utf-8")
+            (scratch / "params.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
             scratch.rename(self.path(key))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -102,6 +103,20 @@ class ResultCache:
                 )
             )
         return sorted(found, key=lambda run: -run.created)
+
+    def import_pyscenic(self, folder: str | Path) -> str:
+        """Store a pySCENIC output folder (see :mod:`gridapp.jobs.imports`) and return its key."""
+        key = file_fingerprint(folder)[:32]
+        with self._lock(key):
+            if key not in self:
+                result = read_pyscenic_output(folder)
+                self.store(
+                    key,
+                    result,
+                    params=result.summary["params"],
+                    cell_type_key=result.summary["params"]["cell_type_key"],
+                )
+        return key
 
     def load(self, key: str) -> StoredResult:
         """The stored result under ``key``, read once per process and kept in memory."""

@@ -298,7 +298,8 @@ def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> li
         if isinstance(table, pd.DataFrame):
             table.to_csv(out / f"celltype_{name}.csv")
     result.adata.write_h5ad(out / "result.h5ad")
-    export.write_loom(result.adata, result.regulons, out / "result.loom", cell_type_key=cell_type_key)
+    if result.adata.n_vars:  # a SCope loom needs expression (imported AUC tables have none)
+        export.write_loom(result.adata, result.regulons, out / "result.loom", cell_type_key=cell_type_key)
     result.summary["seconds"]["write"] = round(time.perf_counter() - started, 2)
     (out / "run.json").write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
     return sorted(out.iterdir())

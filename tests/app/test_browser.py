@@ -36,7 +36,19 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     port, cache = _free_port(), tmp_path_factory.mktemp("cache")
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--cache-dir", str(cache)],
+        # the cache's own result folders double as pySCENIC outputs to open (adjacencies.csv + result.loom)
+        [
+            sys.executable,
+            "app.py",
+            "--port",
+            str(port),
+            "--cache-dir",
+            str(cache),
+            "--data-root",
+            str(ROOT / "data"),
+            "--data-root",
+            str(cache / "results"),
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
@@ -120,7 +132,7 @@ def test_subset_launch_explore_export(server, browser):
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
     _wait(browser, lambda d: _text(d, "cell-count").startswith("495 of 1,045"))
     _type(browser, "n-top-genes", "300")
-    _wait(browser, lambda d: "AUC threshold" in d.find_element(By.ID, "genes-detected").text)
+    _wait(browser, lambda d: "AUC threshold" in d.find_element(By.ID, "genes-detected").text, 180)
     status = _launch_and_wait(browser)
     assert status.startswith("Done"), status
     _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
@@ -172,3 +184,17 @@ def test_broken_upload_is_refused_and_results_stay(server, browser, tmp_path):
     _wait(browser, lambda d: "Upload refused" in _text(d, "message"))
     assert "broken.h5ad" in _text(browser, "message") and "HTML" in _text(browser, "message")
     assert _text(browser, "edge-count") == kept
+
+
+def test_open_a_pyscenic_output_without_recomputing(server, browser):
+    url, cache = server
+    before = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
+    browser.get(url)
+    _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
+    _choose(browser, "pyscenic-folder", sorted(before)[0])
+    browser.find_element(By.ID, "open-output").click()
+    _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"), 180)
+    after = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
+    assert len(after - before) == 1 and _text(browser, "message") == ""
+    [imported] = after - before
+    assert '"method": "imported"' in (cache / "results" / imported / "params.json").read_text()

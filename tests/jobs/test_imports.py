@@ -1,0 +1,65 @@
+"""Opening pySCENIC outputs (SCope loom, or regulons + AUC tables) without recomputing."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridapp.core.errors import GridappError
+from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.imports import is_pyscenic_output, read_pyscenic_output
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import run, write_outputs
+
+
+@pytest.fixture(scope="module")
+def outputs(client, tmp_path_factory):
+    params = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150)
+    result = run(params, client=client, cache_dir=tmp_path_factory.mktemp("motifs"))
+    out = tmp_path_factory.mktemp("pyscenic")
+    write_outputs(result, out, cell_type_key="cluster_id")
+    adjacencies = pd.read_csv(out / "adjacencies.csv")
+    scope = tmp_path_factory.mktemp("scope")
+    adjacencies.to_csv(scope / "adj.tsv", sep="\t", index=False)
+    shutil.copy(out / "result.loom", scope / "pbmc_scenic.loom")
+    tables = tmp_path_factory.mktemp("tables")
+    adjacencies.to_csv(tables / "adj.csv", index=False)
+    for name in ("regulons.gmt", "auc.csv"):
+        shutil.copy(out / name, tables / name)
+    return result, scope, tables
+
+
+def test_scope_loom_gives_auc_regulons_and_cell_types(outputs):
+    result, scope, _ = outputs
+    assert is_pyscenic_output(scope)
+    imported = read_pyscenic_output(scope)
+    expected = result.adata.obsm["X_aucell"]
+    auc = imported.adata.obsm["X_aucell"].loc[expected.index, expected.columns]
+    np.testing.assert_allclose(auc.to_numpy(), expected.to_numpy())
+    assert {r.name for r in imported.regulons} == set(expected.columns)
+    for original in result.regulons:
+        [same] = [r for r in imported.regulons if r.name == original.name]
+        assert set(same.genes) == set(original.genes) & set(result.adata.var_names)
+    assert set(imported.adata.obs["cell_type"]) == {"B cells", "CD14+ Monocytes"}
+    pd.testing.assert_frame_equal(imported.adjacencies, result.adjacencies, check_exact=False, rtol=1e-12)
+    assert {"X_umap_aucell", "X_tsne_aucell", "X_aucell_binary"} <= set(imported.adata.obsm)
+
+
+def test_tables_without_expression_are_stored_and_reopened(outputs, tmp_path):
+    result, _, tables = outputs
+    cache = ResultCache(tmp_path)
+    key = cache.import_pyscenic(tables)
+    assert cache.import_pyscenic(tables) == key and len(cache.runs()) == 1
+    stored = cache.load(key)
+    assert list(stored.adata.obsm["X_aucell"].columns) == list(result.adata.obsm["X_aucell"].columns)
+    assert stored.summary["params"]["method"] == "imported" and not (cache.path(key) / "result.loom").exists()
+
+
+def test_folder_without_adjacencies_is_refused(tmp_path):
+    (tmp_path / "auc.csv").write_text("cell,A(+)\nc1,0.1\n")
+    assert not is_pyscenic_output(tmp_path)
+    with pytest.raises(GridappError, match="no adjacencies file"):
+        read_pyscenic_output(tmp_path)

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 
-from gridapp.core.aucell import choose_auc_threshold
+from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.network import annotate_edges, select_edges
@@ -312,9 +312,23 @@ def register(app: Dash, config: AppConfig) -> None:
         Input("colour-by", "value"),
         Input("regulon", "value"),
         Input("selected-cells", "data"),
+        Input("auc-overrides", "data"),
     )
-    def update_cells(key, kind, colour_by, regulon, selected):
-        return cell_outputs(cache, key, kind, colour_by, regulon, selected)
+    def update_cells(key, kind, colour_by, regulon, selected, overrides):
+        return cell_outputs(cache, key, kind, colour_by, regulon, selected, overrides)
+
+    @app.callback(
+        Output("auc-overrides", "data"),
+        Input("auc-dist", "clickData"),
+        Input("result-key", "data"),
+        State("regulon", "value"),
+        State("auc-overrides", "data"),
+        prevent_initial_call=True,
+    )
+    def set_auc_threshold(click, _, regulon, overrides):
+        if ctx.triggered_id == "result-key" or not (click and regulon):
+            return {}
+        return {**(overrides or {}), regulon: float(click["points"][0]["x"])}
 
     @app.callback(
         Output("clustermap", "figure"),
@@ -337,16 +351,21 @@ def register(app: Dash, config: AppConfig) -> None:
         State("top-n", "value"),
         State("regulon", "value"),
         State("hops", "value"),
+        State("auc-overrides", "data"),
         prevent_initial_call=True,
     )
-    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops):
+    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, overrides):
         if not key or key not in cache:
             return no_update
         if ctx.triggered_id == "export-edges":
             view = network_view(cache, key, log_threshold, top_n, regulon, hops)
             name = f"subnetwork_{safe_name(regulon or 'all')}_{10**log_threshold:.3g}.csv"
             return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
-        files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv", "export-binary": "auc_binary.csv"}
+        if ctx.triggered_id == "export-binary":
+            adata = cache.load(key).adata
+            binary = on_off(adata.obsm["X_aucell"], thresholds_of(adata, overrides))
+            return dcc.send_data_frame(binary.to_csv, "auc_binary.csv", index_label="cell")
+        files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv"}
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
 
 
@@ -398,18 +417,20 @@ def network_outputs(cache: ResultCache, key: str | None, log_threshold: float, t
     return figure, network_elements(view["edges"], focus=view["focus"]), kept, info
 
 
-def cell_outputs(cache: ResultCache, key: str | None, kind: str, colour_by: str | None, regulon, selected) -> tuple:
-    """The AUC embedding and the selected regulon's AUC distribution."""
+def cell_outputs(
+    cache: ResultCache, key: str | None, kind: str, colour_by: str | None, regulon, selected, overrides=None
+) -> tuple:
+    """The AUC embedding and the selected regulon's AUC distribution (user thresholds in ``overrides``)."""
     if not key or key not in cache or not colour_by:
         return {}, {}
     adata = cache.load(key).adata
-    embedding = embedding_scatter(
-        np.asarray(adata.obsm[kind]), cell_colour(adata, colour_by), title=colour_by, selected=selected
-    )
+    thresholds = thresholds_of(adata, overrides)
+    colour = cell_colour(adata, colour_by, thresholds)
+    embedding = embedding_scatter(np.asarray(adata.obsm[kind]), colour, title=colour_by, selected=selected)
     if not regulon:
         return embedding, {}
-    threshold = float(adata.uns["aucell"]["thresholds"][list(adata.uns["aucell"]["regulons"]).index(regulon)])
-    return embedding, auc_distribution(adata.obsm["X_aucell"][regulon].to_numpy(), threshold, regulon=regulon)
+    values = adata.obsm["X_aucell"][regulon].to_numpy()
+    return embedding, auc_distribution(values, thresholds[regulon], regulon=regulon, selected=selected)
 
 
 def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots) -> tuple:
@@ -441,13 +462,14 @@ def network_view(cache: ResultCache, key: str, log_threshold: float, top_n, regu
     return {"edges": edges, "n_above": selection.n_above_threshold, "left_out": selection.n_left_out, "focus": focus}
 
 
-def cell_colour(adata, colour_by: str) -> pd.Series:
+def cell_colour(adata, colour_by: str, thresholds: pd.Series) -> pd.Series:
     """The per-cell values behind a colour-by choice: an obs column, a regulon's AUC or its on/off state."""
+    auc = adata.obsm["X_aucell"]
     if colour_by.startswith("AUC: "):
-        return adata.obsm["X_aucell"][colour_by.removeprefix("AUC: ")].rename(colour_by)
+        return auc[colour_by.removeprefix("AUC: ")].rename(colour_by)
     if colour_by.startswith("on/off: "):
-        values = adata.obsm["X_aucell_binary"][colour_by.removeprefix("on/off: ")]
-        return values.map({0: "off", 1: "on"}).rename(colour_by)
+        regulon = colour_by.removeprefix("on/off: ")
+        return (auc[regulon] > thresholds[regulon]).map({False: "off", True: "on"}).rename(colour_by)
     return adata.obs[colour_by].astype(str)
 
 

@@ -216,7 +216,7 @@ def views() -> html.Main:
                         ),
                         _graph("embedding"),
                     ),
-                    _panel("AUC distribution", _graph("auc-dist")),
+                    _panel("AUC distribution (click to move this regulon's on/off threshold)", _graph("auc-dist")),
                 ],
                 className="grid",
             ),
@@ -237,6 +237,7 @@ def views() -> html.Main:
             ),
             dcc.Store(id="result-key"),
             dcc.Store(id="selected-cells"),
+            dcc.Store(id="auc-overrides", data={}),
         ],
         className="views",
     )

@@ -107,8 +107,20 @@ def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> 
     """
     auc: pd.DataFrame = adata.obsm[use_rep]
     thresholds = pd.Series({name: _threshold(auc, name, seed) for name in auc.columns})
-    adata.obsm[f"{use_rep}_binary"] = (auc > thresholds).astype(np.int8)
+    adata.obsm[f"{use_rep}_binary"] = on_off(auc, thresholds)
     adata.uns["aucell"]["thresholds"] = thresholds.loc[auc.columns].to_numpy()
+    return thresholds
+
+
+def on_off(auc: pd.DataFrame, thresholds: pd.Series) -> pd.DataFrame:
+    """Cells × regulons 0/1: 1 where a cell's AUC exceeds its regulon's threshold."""
+    return (auc > thresholds.reindex(auc.columns)).astype(np.int8)
+
+
+def thresholds_of(adata: ad.AnnData, overrides: dict[str, float] | None = None) -> pd.Series:
+    """The stored per-regulon on/off thresholds, with a user's ``overrides`` (by regulon) applied."""
+    thresholds = pd.Series(adata.uns["aucell"]["thresholds"], index=list(adata.uns["aucell"]["regulons"]), dtype=float)
+    thresholds.update(pd.Series(overrides or {}, dtype=float))
     return thresholds
 
 

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 
 
-def auc_distribution(values: np.ndarray, threshold: float, *, regulon: str, bins: int = 50) -> go.Figure:
-    """Histogram of a regulon's AUC values with a line at the binarisation threshold."""
+def auc_distribution(
+    values: np.ndarray, threshold: float, *, regulon: str, bins: int = 50, selected: Sequence[int] | None = None
+) -> go.Figure:
+    """Histogram of a regulon's AUC values with a line at the binarisation threshold.
+
+    ``selected`` cell positions (a lasso selection elsewhere) are overlaid as their own histogram.
+    """
     counts, edges = np.histogram(values, bins=bins)
     centres = (edges[:-1] + edges[1:]) / 2
     n_on = int((values > threshold).sum())
     figure = go.Figure(
         go.Bar(
-            x=centres, y=counts, width=np.diff(edges), marker_color=np.where(centres > threshold, "#2ca02c", "#c7ccd1")
+            x=centres,
+            y=counts,
+            width=np.diff(edges),
+            name="all cells",
+            marker_color=np.where(centres > threshold, "#2ca02c", "#c7ccd1"),
         )
     )
+    if selected:
+        chosen, _ = np.histogram(values[list(selected)], bins=edges)
+        figure.add_trace(
+            go.Bar(x=centres, y=chosen, width=np.diff(edges), name=f"{len(selected)} selected", marker_color="#ff7f0e")
+        )
     figure.add_vline(x=threshold, line_color="#d62728", line_width=2)
     figure.update_layout(
         title=f"{regulon}: {n_on:,} of {len(values):,} cells on (AUC > {threshold:.3g})",
         xaxis_title="AUC",
         yaxis_title="cells",
         bargap=0,
+        barmode="overlay",
+        showlegend=bool(selected),
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
     )
     return figure

@@ -21,6 +21,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -161,6 +162,17 @@ def test_subset_launch_explore_export(server, browser):
     assert ((table["TF"] == "SPI1") | (table["target"] == "SPI1")).all()
     in_regulon = table["regulon"].notna() & (table["regulon"] != "")
     assert table.loc[in_regulon, "in_prior"].all()  # prior-pruned regulon edges are prior edges
+
+    # move SPI1(+)'s on/off threshold by clicking the AUC histogram; the on/off export follows it
+    title = browser.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text
+    bars = [b for b in browser.find_elements(By.CSS_SELECTOR, "#auc-dist .bars .point path") if b.size["height"] > 2]
+    ActionChains(browser).move_to_element(bars[-1]).pause(0.5).click().perform()  # highest-AUC bin with cells
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text != title)
+    n_on = int(browser.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text.split(": ")[1].split()[0])
+    browser.find_element(By.ID, "export-binary").click()
+    binary = _wait(browser, lambda d: next(iter(d.downloads.glob("auc_binary*.csv")), None), 30)
+    time.sleep(0.5)
+    assert pd.read_csv(binary, index_col=0)["SPI1(+)"].sum() == n_on
 
 
 def test_cancel_leaves_no_cache_entry(server, browser):

@@ -113,3 +113,15 @@ def test_binarisation_of_a_regulon_that_is_never_recovered():
     adata.obsm["X_aucell"]["TCF7(+)"] = 0.0
     thresholds = binarize(adata, seed=0)
     assert thresholds["TCF7(+)"] == 0.0 and adata.obsm["X_aucell_binary"]["TCF7(+)"].sum() == 0
+
+
+def test_user_thresholds_override_the_stored_ones():
+    from gridapp.core.aucell import on_off, thresholds_of
+
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    stored = binarize(adata, seed=0)
+    moved = thresholds_of(adata, {"SPI1(+)": 1.0, "NOT_A_REGULON": 0.0})
+    assert list(moved.index) == ["SPI1(+)", "TCF7(+)"] and moved["TCF7(+)"] == stored["TCF7(+)"]
+    binary = on_off(adata.obsm["X_aucell"], moved)
+    assert binary["SPI1(+)"].sum() == 0 and binary["TCF7(+)"].equals(adata.obsm["X_aucell_binary"]["TCF7(+)"])

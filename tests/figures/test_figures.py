@@ -90,6 +90,8 @@ def test_embedding_traces_per_category_and_selection():
 def test_auc_distribution_counts_cells_on():
     figure = auc_distribution(np.array([0.01, 0.02, 0.2, 0.3]), 0.1, regulon="SPI1(+)")
     assert "2 of 4 cells on" in figure.layout.title.text and sum(figure.data[0].y) == 4
+    lassoed = auc_distribution(np.array([0.01, 0.02, 0.2, 0.3]), 0.1, regulon="SPI1(+)", selected=[2, 3])
+    assert len(lassoed.data) == 2 and sum(lassoed.data[1].y) == 2 and lassoed.data[1].name == "2 selected"
 
 
 def test_clustermap_orders_by_clustering_and_reports_clicks():

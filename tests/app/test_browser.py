@@ -51,7 +51,7 @@ def server(tmp_path_factory):
             str(cache / "results"),
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GRIDAPP_MAX_UPLOAD_MB": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -188,13 +188,28 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     assert _text(browser, "status").startswith("Cancelled")
 
 
-def test_broken_upload_is_refused_and_results_stay(server, browser, tmp_path):
+def _unannotated_h5ad(path):
+    import anndata as ad
+    import numpy as np
+
+    ad.AnnData(np.ones((30, 5), dtype=np.float32)).write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("broken.h5ad", lambda p: p.write_text("<html><body>not data</body></html>"), "HTML"),
+        ("huge.h5ad", lambda p: p.write_bytes(os.urandom(3 * 2**20)), "over the 1 MB limit"),
+        ("bare.h5ad", _unannotated_h5ad, "no obs column to choose cells by"),
+    ],
+)
+def test_bad_upload_is_refused_and_results_stay(server, browser, tmp_path, name, write, message):
     kept = _text(browser, "edge-count")
-    broken = tmp_path / "broken.h5ad"
-    broken.write_text("<html><body>not data</body></html>")
-    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(broken))
-    _wait(browser, lambda d: "Upload refused" in _text(d, "message"))
-    assert "broken.h5ad" in _text(browser, "message") and "HTML" in _text(browser, "message")
+    write(tmp_path / name)
+    browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(tmp_path / name))
+    _wait(browser, lambda d: "Upload refused" in _text(d, "message") and name in _text(d, "message"))
+    assert message in _text(browser, "message")
     assert _text(browser, "edge-count") == kept
 
 

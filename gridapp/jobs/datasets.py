@@ -27,11 +27,13 @@ def within_roots(path: str | Path, roots: Sequence[str | Path]) -> Path:
 
 
 def list_files(roots: Sequence[str | Path], suffixes: Sequence[str] = DATA_SUFFIXES) -> list[Path]:
-    """Files under ``roots`` ending in one of ``suffixes`` (symlinks leaving the roots skipped), sorted."""
+    """Files under ``roots`` ending in one of ``suffixes``, sorted; hidden files and folders and symlinks
+    leaving the roots are skipped."""
     found = []
     for root in roots:
         for path in sorted(Path(root).rglob("*")):
-            if path.is_file() and path.name.endswith(tuple(suffixes)) and not path.name.startswith("."):
+            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)  # e.g. cache scratch
+            if not hidden and path.is_file() and path.name.endswith(tuple(suffixes)):
                 try:
                     found.append(within_roots(path, roots))
                 except GridappError:

@@ -217,7 +217,7 @@ def test_open_a_pyscenic_output_without_recomputing(server, browser):
     url, cache = server
     before = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
     browser.get(url)
-    _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
+    _wait(browser, lambda d: "cells selected" in _text(d, "cell-count") and d.find_element(By.ID, "pyscenic-folder"))
     _choose(browser, "pyscenic-folder", sorted(before)[0])
     browser.find_element(By.ID, "open-output").click()
     _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"), 180)

@@ -23,6 +23,8 @@ def test_paths_outside_the_roots_are_refused(tmp_path):
     for path in (root / ".." / "secret.h5ad", root / "link.h5ad", "/etc/passwd"):
         with pytest.raises(GridappError, match="outside the data folders"):
             within_roots(path, [root])
+    (root / ".scratch-abc").mkdir()
+    (root / ".scratch-abc" / "half.h5ad").write_bytes(b"x")
     assert list_files([root]) == [(root / "ok.h5ad").resolve()]
 
 

@@ -12,12 +12,18 @@ import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEMO = Path(__file__).resolve().parent / "demo"
+TFS = Path(__file__).resolve().parent / "tfs"
+#: the SCENIC protocol's TF lists, offered in the dashboard and as ``--tfs human|mouse``
+TF_LISTS = ("allTFs_hg38.txt", "allTFs_mm.txt")
 DONOR = "1016"
 
 
 def main() -> None:
-    """Write the one-donor Kang subset, the TF list and the DoRothEA A–C prior restricted to it."""
+    """Write the one-donor Kang subset, the TF lists and the DoRothEA A–C prior restricted to it."""
     DEMO.mkdir(exist_ok=True)
+    TFS.mkdir(exist_ok=True)
+    for name in TF_LISTS:
+        (TFS / name).write_bytes((SHARED / "tfs" / name).read_bytes())
     kang = ad.read_h5ad(SHARED / "singlecell" / "kang2018_muscat_ref_5donors.h5ad")
     donor = kang[kang.obs["sample_id"].astype(str) == DONOR].copy()
     donor.obs = donor.obs[["sample_id", "cluster_id"]]

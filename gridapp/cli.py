@@ -17,7 +17,7 @@ from tqdm import tqdm
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS
 from gridapp.core.parallel import dask_client
-from gridapp.jobs.params import RunParams
+from gridapp.jobs.params import TF_LISTS, RunParams
 from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
 
 BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = run_parser.add_argument_group("data")
     data.add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
     data.add_argument("--input", help="h5ad, loom, 10x .h5 / mtx folder, or CSV/TSV")
-    data.add_argument("--tfs", help="TF list, one symbol per line")
+    data.add_argument("--tfs", help="TF list, one symbol per line, or 'human' / 'mouse' (shipped SCENIC lists)")
     data.add_argument("--gene-symbols", help="var column with gene symbols (auto-detected)")
     cells = run_parser.add_argument_group("cell subset")
     cells.add_argument("--donor-key", help="obs column of donors")
@@ -77,7 +77,7 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
         raise GridappError(f"Choose one pruning mode, not {' and '.join(chosen)}.")
     fields = {
         "input": args.input,
-        "tfs": args.tfs,
+        "tfs": str(TF_LISTS.get(args.tfs, args.tfs)) if args.tfs else None,
         "gene_symbols": args.gene_symbols,
         "donor_key": args.donor_key,
         "donors": args.donor,

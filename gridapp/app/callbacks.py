@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, ctx, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update
 
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.network import annotate_edges, select_edges
 from gridapp.core.priors import read_prior
+from gridapp.core.summaries import with_selection
 from gridapp.figures.auc import auc_distribution, genes_detected
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
@@ -300,9 +301,13 @@ def register(app: Dash, config: AppConfig) -> None:
         match = next((o for o in options or [] if o.split("(")[0] == gene), None)
         return match or no_update
 
-    @app.callback(Output("selected-cells", "data"), Input("embedding", "selectedData"), prevent_initial_call=True)
-    def select_cells(selection):
-        return [int(p["customdata"]) for p in (selection or {}).get("points", []) if "customdata" in p]
+    # in the browser, so that a redraw of the embedding cannot overtake the user's lasso (assets/gridapp.js)
+    app.clientside_callback(
+        ClientsideFunction("gridapp", "selectedCells"),
+        Output("selected-cells", "data"),
+        Input("embedding", "selectedData"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output("embedding", "figure"),
@@ -336,9 +341,10 @@ def register(app: Dash, config: AppConfig) -> None:
         Input("result-key", "data"),
         Input("summary-kind", "value"),
         Input("tf-dots", "value"),
+        Input("selected-cells", "data"),
     )
-    def update_summaries(key, kind, dots):
-        return summary_outputs(cache, key, kind, dots)
+    def update_summaries(key, kind, dots, selected):
+        return summary_outputs(cache, key, kind, dots, selected)
 
     @app.callback(
         Output("download", "data"),
@@ -433,11 +439,13 @@ def cell_outputs(
     return embedding, auc_distribution(values, thresholds[regulon], regulon=regulon, selected=selected)
 
 
-def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots) -> tuple:
-    """The cell type × regulon clustermap and the TF expression heatmap / dot plot."""
-    tables = cache.load(key).adata.uns.get("regulon_summaries", {}) if key and key in cache else {}
-    if kind not in tables:
+def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots, selected=None) -> tuple:
+    """The cell type × regulon clustermap and the TF expression heatmap / dot plot, with a row for the
+    lasso-selected cells when there are any."""
+    adata = cache.load(key).adata if key and key in cache else None
+    if adata is None or kind not in adata.uns.get("regulon_summaries", {}):
         return {}, {}
+    tables = with_selection(adata, selected or [])
     title = "mean AUC, z-scored per regulon" if kind == "mean_auc_z" else "regulon specificity score"
     colour_title = "z" if kind == "mean_auc_z" else "RSS"
     heatmap = tf_expression(tables["tf_expression"], detected=tables.get("tf_detected"), dots=bool(dots))

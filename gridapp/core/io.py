@@ -303,19 +303,26 @@ def _names_are_symbols(names: pd.Index, tfs: set[str]) -> bool:
 
 
 def _find_symbol_column(var: pd.DataFrame, tfs: set[str]) -> str | None:
+    """The non-ID text column holding most TFs (exactly, then ignoring case), then most distinct values.
+
+    Ranking by case-insensitive hits and distinct values too lets a TF list of another species still
+    find the symbol column, so that the TF check can name the real problem.
+    """
+    upper_tfs = {tf.upper() for tf in tfs}
     candidates = {}
     for name in var.columns:
         values = var[name]
         if not (pd.api.types.is_object_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype)):
             continue
         values = values.astype(str)
-        if values.str.match(ENSEMBL_ID).mean() > 0.5:
-            continue
-        candidates[name] = len(tfs.intersection(values)) if tfs else values.nunique()
-    if not candidates:
-        return None
-    best = max(candidates, key=candidates.get)
-    return best if candidates[best] > 0 else None
+        if values.str.match(ENSEMBL_ID).mean() > 0.5 or values.nunique() < 0.5 * len(values):
+            continue  # IDs, or a label such as feature_types
+        candidates[name] = (
+            len(tfs.intersection(values)),
+            len(upper_tfs.intersection(values.str.upper())),
+            values.nunique(),
+        )
+    return max(candidates, key=candidates.get) if candidates else None
 
 
 def _has_negatives(matrix: np.ndarray | sp.spmatrix) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -51,6 +53,50 @@ def celltype_summaries(adata: ad.AnnData, cell_type_key: str, *, use_rep: str = 
         table.columns = table.columns.astype(str)
     adata.uns["regulon_summaries"] = {"cell_type_key": cell_type_key, **summaries}
     return summaries
+
+
+def with_selection(adata: ad.AnnData, cells: Sequence[int], *, use_rep: str = "X_aucell") -> dict[str, pd.DataFrame]:
+    """The tables of :func:`celltype_summaries` with one more row for an arbitrary set of cells.
+
+    The row (named ``"selected (n cells)"``) holds, for the cells at positions ``cells`` (e.g. a lasso
+    selection): their mean AUC, that mean z-scored on the cell types' scale (their mean and spread
+    per regulon), the RSS of "selected vs all other cells", and the mean expression and detected
+    fraction of each TF.
+
+    Parameters
+    ----------
+    adata
+        Cells with ``obsm[use_rep]`` and ``uns['regulon_summaries']`` from :func:`celltype_summaries`.
+    cells
+        Integer positions of the selected cells.
+    """
+    tables = {k: v for k, v in adata.uns["regulon_summaries"].items() if isinstance(v, pd.DataFrame)}
+    cells = np.unique(np.asarray(cells, dtype=int))
+    if not len(cells):
+        return tables
+    name = f"selected ({len(cells)} cells)"
+    auc: pd.DataFrame = adata.obsm[use_rep]
+    chosen = np.zeros(adata.n_obs, dtype=bool)
+    chosen[cells] = True
+    mean_auc = tables["mean_auc"]
+    spread = mean_auc.std(axis=0, ddof=0).replace(0, np.nan)
+    selected_auc = auc.iloc[cells].mean()
+    labels = pd.Series(np.where(chosen, name, "other"), index=auc.index)
+    rows = {
+        "mean_auc": selected_auc,
+        "mean_auc_z": ((selected_auc - mean_auc.mean(axis=0)) / spread).fillna(0.0),
+        "rss": regulon_specificity_scores(auc, labels).loc[name],
+    }
+    if "tf_expression" in tables:
+        tfs = list(tables["tf_expression"].columns)
+        matrix = adata[cells, tfs].X
+        expression = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+        rows["tf_expression"] = pd.Series(expression.mean(axis=0), index=tfs)
+        rows["tf_detected"] = pd.Series((expression > 0).mean(axis=0), index=tfs)
+    return {
+        kind: pd.concat([table, rows[kind].reindex(table.columns).to_frame(name).T]) if kind in rows else table
+        for kind, table in tables.items()
+    }
 
 
 def top_regulons(summary: pd.DataFrame, n: int = 5) -> dict[str, list[str]]:

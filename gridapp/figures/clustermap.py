@@ -52,7 +52,16 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
             customdata=np.array([[f"{r}|{c}" for c in ordered.columns] for r in ordered.index]),
             colorscale="RdBu_r",
             zmid=0 if values.min() < 0 else None,
-            colorbar={"title": colour_title},
+            # in the empty top-left corner, so the cell-type labels on the right stay visible
+            colorbar={
+                "title": colour_title,
+                "x": 0,
+                "xanchor": "left",
+                "y": 1,
+                "yanchor": "top",
+                "len": 0.2,
+                "thickness": 10,
+            },
             hovertemplate="%{customdata}<br>%{z:.3g}<extra></extra>",
         ),
         2,
@@ -62,8 +71,14 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
         tickvals=list(range(ordered.shape[1])), ticktext=list(ordered.columns), tickangle=-60, row=2, col=2
     )
     figure.update_yaxes(
-        tickvals=list(range(ordered.shape[0])), ticktext=list(ordered.index), side="right", row=2, col=2
+        tickvals=list(range(ordered.shape[0])),
+        ticktext=list(ordered.index),
+        side="right",
+        showticklabels=True,  # shared y axes hide all but the first column's labels
+        row=2,
+        col=2,
     )
+    figure.update_yaxes(showticklabels=False, row=2, col=1)
     figure.update_xaxes(showticklabels=False, row=2, col=1)
     figure.update_xaxes(showticklabels=False, row=1, col=2)
     figure.update_yaxes(showticklabels=False, row=1, col=2)

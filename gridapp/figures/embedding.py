@@ -35,7 +35,7 @@ def embedding_scatter(
                     y=coordinates[mask, 1],
                     mode="markers",
                     name=category,
-                    customdata=positions[mask],
+                    customdata=positions[mask].tolist(),  # plain JSON: dcc.Graph reads customdata back by index
                     marker={"size": 4, "color": palette[i % len(palette)]},
                     selectedpoints=_within(positions[mask], selected),
                 )
@@ -47,7 +47,7 @@ def embedding_scatter(
                 y=coordinates[:, 1],
                 mode="markers",
                 name=str(colour.name),
-                customdata=positions,
+                customdata=positions.tolist(),
                 selectedpoints=_within(positions, selected),
                 marker={
                     "size": 4,
@@ -62,6 +62,7 @@ def embedding_scatter(
     figure.update_layout(
         title=title,
         dragmode="lasso",
+        uirevision="cells",  # a redraw (new colouring, highlight) keeps the user's zoom and lasso
         legend={"itemsizing": "constant"},
         xaxis={"showticklabels": False},
         yaxis={"showticklabels": False},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import anndata as ad
@@ -42,8 +43,20 @@ def list_files(roots: Sequence[str | Path], suffixes: Sequence[str] = DATA_SUFFI
 
 
 def obs_table(path: str | Path) -> pd.DataFrame:
-    """The cell annotations (``obs``) of a dataset, read without loading the matrix when possible."""
+    """The cell annotations (``obs``) of a dataset, read without loading the matrix when possible.
+
+    Memoised per (file, modification time, size): the dashboard asks for it on every subset change.
+    Treat the returned table as read-only.
+    """
     path = Path(path)
+    if not path.is_file():
+        return read_dataset(path)[0].obs  # says what is wrong with the path
+    stat = path.stat()
+    return _read_obs(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_obs(path: Path, _mtime_ns: int, _size: int) -> pd.DataFrame:
     if path.suffix == ".h5ad":
         try:
             with h5py.File(path, "r") as handle:

@@ -13,6 +13,8 @@ from gridapp.core.errors import GridappError
 PRUNE_MODES = ("cistarget", "prior", "none")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DEMO_DIR = DATA_DIR / "demo"
+#: shipped TF lists (data/README.md), usable by name wherever a TF list file is asked for
+TF_LISTS = {"human": DATA_DIR / "tfs" / "allTFs_hg38.txt", "mouse": DATA_DIR / "tfs" / "allTFs_mm.txt"}
 
 
 @dataclass(frozen=True)

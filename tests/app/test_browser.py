@@ -175,6 +175,28 @@ def test_subset_launch_explore_export(server, browser):
     assert pd.read_csv(binary, index_col=0)["SPI1(+)"].sum() == n_on
 
 
+LASSO = """
+const cover = arguments[0], box = cover.getBoundingClientRect();
+const fire = (type, x, y) => cover.dispatchEvent(
+  new MouseEvent(type, {bubbles: true, cancelable: true, clientX: x, clientY: y, buttons: 1, view: window}));
+const cx = box.left + box.width / 2, cy = box.top + box.height / 2, rx = box.width / 3, ry = box.height / 3;
+fire("mousedown", cx - rx, cy);
+for (let i = 0; i <= 40; i++) {
+  fire("mousemove", cx - rx * Math.cos(Math.PI * i / 20), cy - ry * Math.sin(Math.PI * i / 20));
+}
+fire("mouseup", cx - rx, cy);
+"""
+
+
+def test_lasso_selection_shows_in_the_clustermap(server, browser):
+    # plotly's own mouse handlers draw the lasso (an elliptic path over the middle of the embedding)
+    _wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-dash-is-loading=true]"))
+    browser.execute_script(LASSO, browser.find_element(By.CSS_SELECTOR, "#embedding .nsewdrag"))
+    labels = "return Array.from(document.querySelectorAll('#clustermap g[class*=tick] text'), t => t.textContent)"
+    label = _wait(browser, lambda d: next((t for t in d.execute_script(labels) if t.startswith("selected (")), None))
+    assert 0 < int(label.split("(")[1].split()[0]) < 495
+
+
 def test_cancel_leaves_no_cache_entry(server, browser):
     _, cache = server
     stored = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
@@ -186,6 +208,18 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     time.sleep(2)
     assert {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")} == stored
     assert _text(browser, "status").startswith("Cancelled")
+
+
+def test_a_run_failing_midway_says_why_and_results_stay(server, browser):
+    _, cache = server
+    stored = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
+    kept = _text(browser, "edge-count")
+    _choose(browser, "tfs", "allTFs_mm.txt")  # a mouse TF list on human PBMCs: fails at the gene step
+    status = _launch_and_wait(browser, 120)
+    assert status.startswith("Run failed") and "another species" in status, status
+    assert _text(browser, "edge-count") == kept
+    assert {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")} == stored
+    _choose(browser, "tfs", "tfs_hg38_in_kang.txt")
 
 
 def _unannotated_h5ad(path):

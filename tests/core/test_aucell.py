@@ -12,7 +12,9 @@ from pyscenic.aucell import aucell as pyscenic_aucell
 from gridapp.core.aucell import aucell, binarize, choose_auc_threshold
 from gridapp.core.embed import embed_auc
 from gridapp.core.io import read_dataset
+from gridapp.core.regulons import expression_frame
 from gridapp.core.summaries import celltype_summaries, top_regulons
+from gridapp.jobs.params import DEMO_DIR
 from tests.conftest import PYSCENIC_RESOURCES
 
 HNSCC = PYSCENIC_RESOURCES / "GSE103322.em.hgnc.sample.cxg.csv"
@@ -42,6 +44,38 @@ def test_aucell_equals_pyscenic_on_the_hnscc_sample(hnscc):
     assert list(ours.columns) == [s.name for s in signatures] and list(ours.index) == list(adata.obs_names)
     np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), atol=1e-12)
     assert adata.uns["aucell"]["auc_threshold"] == 0.05 and adata.obsm["X_aucell"] is ours
+
+
+@pytest.mark.parametrize("auc_threshold", [0.05, 0.4])
+def test_aucell_equals_pyscenic_on_kang_counts(auc_threshold):
+    # raw UMI counts: a few hundred detected genes per cell, so most ranks are ties broken by the
+    # seeded shuffle; at 0.4 the cut-off reaches past every cell's detected genes
+    adata, _ = read_dataset(DEMO_DIR / "kang2018_donor1016.h5ad")
+    adata = adata[:300].copy()
+    rng = np.random.default_rng(1)
+    genes = list(adata.var_names)
+    modules = [
+        Regulon(
+            name=f"M{i}(+)",
+            gene2weight={g: float(w) for g, w in zip(rng.choice(genes, 30, replace=False), rng.uniform(0.1, 2, 30))},
+            transcription_factor=genes[i],
+            gene2occurrence=[],
+        )
+        for i in range(25)
+    ]
+    expected = pyscenic_aucell(expression_frame(adata), modules, auc_threshold=auc_threshold, seed=7, num_workers=1)
+    ours = aucell(adata, modules, auc_threshold=auc_threshold, seed=7, n_threads=2)
+    np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_aucell_of_scaled_data_equals_pyscenic():
+    rng = np.random.default_rng(2)
+    matrix = np.round(rng.normal(0, 1, (40, 200)), 1)  # negative values and ties
+    adata = ad.AnnData(matrix, var=pd.DataFrame(index=[f"g{i}" for i in range(200)]))
+    modules = [GeneSignature(name=f"S{i}", gene2weight=[f"g{j}" for j in range(i, 200, 7)]) for i in range(5)]
+    expected = pyscenic_aucell(expression_frame(adata), modules, auc_threshold=0.1, seed=3, num_workers=1)
+    ours = aucell(adata, modules, auc_threshold=0.1, seed=3)
+    np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), rtol=0, atol=1e-12)
 
 
 def test_auc_threshold_follows_the_least_complex_cells():
@@ -105,6 +139,24 @@ def test_embeddings_and_summaries_are_stored_in_documented_slots():
     assert tables["tf_expression"].loc["A", "SPI1"] > tables["tf_expression"].loc["B", "SPI1"]
     assert top_regulons(tables["rss"], n=1) == {"A": ["SPI1(+)"], "B": ["TCF7(+)"]}
     assert adata.uns["regulon_summaries"]["cell_type_key"] == "cell_type"
+
+
+def test_a_cell_selection_becomes_one_more_summary_row():
+    from gridapp.core.summaries import with_selection
+
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    celltype_summaries(adata, "cell_type")
+    first_type = np.flatnonzero(adata.obs["cell_type"].to_numpy() == "A")
+    tables = with_selection(adata, first_type)
+    name = f"selected ({len(first_type)} cells)"
+    for kind in ("mean_auc", "mean_auc_z", "tf_expression", "tf_detected"):
+        assert list(tables[kind].index) == ["A", "B", name]
+        np.testing.assert_allclose(tables[kind].loc[name], tables[kind].loc["A"], rtol=1e-5)  # the selection is type A
+    assert tables["rss"].loc[name, "SPI1(+)"] > tables["rss"].loc[name, "TCF7(+)"]
+    mixed = with_selection(adata, [0, 1, 2, 118, 119, 119])  # repeats count once
+    assert "selected (5 cells)" in mixed["mean_auc"].index
+    assert with_selection(adata, [])["mean_auc"].shape == (2, 2)
 
 
 def test_binarisation_of_a_regulon_that_is_never_recovered():

@@ -83,6 +83,9 @@ def test_embedding_traces_per_category_and_selection():
     figure = embedding_scatter(coordinates, pd.Series(list("aabbcc")), title="cell type", selected=[1, 4])
     assert [t.name for t in figure.data] == ["a", "b", "c"]
     assert list(figure.data[0].customdata) == [0, 1] and list(figure.data[0].selectedpoints) == [1]
+    # customdata goes to the browser as a plain JSON list: dcc.Graph reads it back by index for
+    # selectedData, which a base64 typed array (plotly's numpy encoding) would lose
+    assert figure.to_plotly_json()["data"][0]["customdata"] == [0, 1]
     continuous = embedding_scatter(coordinates, pd.Series(np.linspace(0, 1, 6), name="AUC"), title="AUC")
     assert len(continuous.data) == 1 and continuous.data[0].marker.showscale
 
@@ -105,6 +108,8 @@ def test_clustermap_orders_by_clustering_and_reports_clicks():
     rows = [c.split("|")[0] for c in np.asarray(heatmap.customdata)[:, 0]]
     assert abs(rows.index("Mono") - rows.index("DC")) == 1  # similar rows are neighbours
     assert len([t for t in figure.data if t.type == "scatter"]) == 4  # 2 merges per axis
+    labels = figure.layout[heatmap.yaxis.replace("y", "yaxis")]
+    assert labels.showticklabels and list(labels.ticktext) == rows  # cell types named beside their rows
     point = {"points": [{"customdata": "Mono|TCF7(+)"}]}
     assert clicked_cell(point) == ("Mono", "TCF7(+)") and clicked_cell(None) is None
 

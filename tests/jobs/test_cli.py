@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridapp.cli import main
+from gridapp.cli import build_parser, main, params_from_args
 from gridapp.core.motifs import CTXCORE_SUFFIX
+from gridapp.core.subset import read_tfs
 from tests.conftest import PYSCENIC_RESOURCES
 
 DEMO_SUBSET = [
@@ -186,3 +187,11 @@ def test_two_pruning_modes_at_once(inputs, capsys):
 def test_missing_input_points_to_demo(tmp_path, capsys):
     err = _fails(capsys, ["run", "--out", str(tmp_path / "o")], "Missing --input and --tfs")
     assert "--demo" in err
+
+
+def test_shipped_tf_lists_by_name(tmp_path, capsys):
+    args = build_parser().parse_args(["run", "--demo", "--tfs", "human", "--out", str(tmp_path / "o")])
+    human = read_tfs(params_from_args(args).tfs)
+    assert len(human) > 1500 and {"SPI1", "CEBPB", "TCF7"} <= set(human)
+    # the mouse list on human data stops at the gene step with the species named
+    _fails(capsys, ["run", "--demo", "--tfs", "mouse", "--out", str(tmp_path / "o")], "another species")

@@ -39,3 +39,18 @@ def test_demo_obs_offers_the_cell_type_column_with_counts():
 def test_count_ignores_unknown_columns():
     obs = pd.DataFrame({"type": ["a", "b", "a"]})
     assert count_cells(obs, [("type", ["a"]), ("missing", ["x"]), (None, ["y"])]) == 2
+
+
+def test_obs_is_reread_when_the_file_changes(tmp_path):
+    import anndata as ad
+    import numpy as np
+
+    path = tmp_path / "d.h5ad"
+    ad.AnnData(np.ones((4, 2), np.float32), obs=pd.DataFrame({"type": list("aabb")}, index=list("wxyz"))).write_h5ad(
+        path
+    )
+    assert obs_table(path) is obs_table(path)  # memoised while the file is unchanged
+    ad.AnnData(np.ones((3, 2), np.float32), obs=pd.DataFrame({"donor": list("ppq")}, index=list("xyz"))).write_h5ad(
+        path
+    )
+    assert list(obs_table(path).columns) == ["donor"] and len(obs_table(path)) == 3

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gridapp.core.errors import GridappError
-from gridapp.core.methods import METHODS
+from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.params import TF_LISTS, RunParams
 from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
@@ -40,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
     cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
     grn = run_parser.add_argument_group("inference")
-    grn.add_argument("--method", choices=sorted(METHODS), default="grnboost2")
+    grn.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
     grn.add_argument("--seed", type=int, default=0)
+    grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
+    grn.add_argument(
+        "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
+    )
     grn.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
     grn.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
     prune = run_parser.add_argument_group("pruning (one of)")
@@ -86,6 +90,8 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
         "n_top_genes": args.n_top_genes,
         "method": args.method,
         "seed": args.seed,
+        "runs": args.runs,
+        "min_occurrence": args.min_occurrence,
         "motif_dbs": tuple(args.motif_db),
         "motif_annotations": args.motif_annotations,
         "prior": args.prior,

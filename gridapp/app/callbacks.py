@@ -17,6 +17,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_up
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
+from gridapp.core.methods import DEFAULT_METHOD
 from gridapp.core.network import annotate_edges, select_edges
 from gridapp.core.priors import read_prior
 from gridapp.core.summaries import with_selection
@@ -42,6 +43,8 @@ FORM_FIELDS = (
     "cell-types",
     "method",
     "seed",
+    "runs-count",
+    "min-occurrence",
     "n-top-genes",
     "auc-threshold",
     "prune",
@@ -242,16 +245,19 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("colour-by", "options"),
         Output("colour-by", "value"),
         Output("runs", "value"),
+        Output("occurrence", "value"),
+        Output("occurrence", "disabled"),
         Input("result-key", "data"),
     )
     def open_result(key):
         if not key or key not in cache:
-            return [], None, -3, 3, 0, [], None, no_update
+            return [], None, -3, 3, 0, [], None, no_update, 0, True
         result = cache.load(key)
         importance = result.adjacencies["importance"].to_numpy()
         regulons = list(result.adata.obsm["X_aucell"].columns)
         default = importance[min(999, len(importance) - 1)]  # the 1,000 strongest edges
         categories = [c for c in result.adata.obs.columns if 2 <= result.adata.obs[c].nunique() <= 200]
+        consensus = "occurrence" in result.adjacencies
         colour_options = [*categories, *[f"AUC: {r}" for r in regulons], *[f"on/off: {r}" for r in regulons]]
         return (
             regulons,
@@ -262,6 +268,8 @@ def register(app: Dash, config: AppConfig) -> None:
             colour_options,
             colour_options[0] if colour_options else None,
             key,
+            float(result.summary["params"].get("min_occurrence", 0)) if consensus else 0,
+            not consensus,
         )
 
     @app.callback(
@@ -282,9 +290,10 @@ def register(app: Dash, config: AppConfig) -> None:
         Input("top-n", "value"),
         Input("regulon", "value"),
         Input("hops", "value"),
+        Input("occurrence", "value"),
     )
-    def update_network(key, log_threshold, top_n, regulon, hops):
-        return network_outputs(cache, key, log_threshold, top_n, regulon, hops)
+    def update_network(key, log_threshold, top_n, regulon, hops, occurrence):
+        return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)
 
     @app.callback(
         Output("regulon", "value", allow_duplicate=True),
@@ -357,14 +366,15 @@ def register(app: Dash, config: AppConfig) -> None:
         State("top-n", "value"),
         State("regulon", "value"),
         State("hops", "value"),
+        State("occurrence", "value"),
         State("auc-overrides", "data"),
         prevent_initial_call=True,
     )
-    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, overrides):
+    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, occurrence, overrides):
         if not key or key not in cache:
             return no_update
         if ctx.triggered_id == "export-edges":
-            view = network_view(cache, key, log_threshold, top_n, regulon, hops)
+            view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence)
             name = f"subnetwork_{safe_name(regulon or 'all')}_{10**log_threshold:.3g}.csv"
             return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
         if ctx.triggered_id == "export-binary":
@@ -388,8 +398,10 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         donors=donors,
         cell_type_key=form.get("celltype-key"),
         cell_types=cell_types,
-        method=form.get("method") or "grnboost2",
+        method=form.get("method") or DEFAULT_METHOD,
         seed=int(form.get("seed") or 0),
+        runs=int(form.get("runs-count") or 1),
+        min_occurrence=float(form.get("min-occurrence") or 0.8),
         n_top_genes=int(form.get("n-top-genes") or 3000),
         auc_threshold=form.get("auc-threshold") or None,
         prune=prune,
@@ -409,11 +421,13 @@ def detected_outputs(params: RunParams) -> go.Figure:
     return genes_detected(detected, adata.n_vars, threshold)
 
 
-def network_outputs(cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops) -> tuple:
+def network_outputs(
+    cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops, occurrence=0.0
+) -> tuple:
     """Importance histogram, network elements, kept-edge count and network note for a threshold."""
     if not key or key not in cache:
         return {}, [], "", ""
-    view = network_view(cache, key, log_threshold, top_n, regulon, hops)
+    view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence)
     edges, counts = _bins(str(cache.root), key)
     figure = importance_histogram(edges, counts, 10**log_threshold, n_kept=view["n_above"])
     info = f"{len(view['edges']):,} edges shown" + (
@@ -452,8 +466,10 @@ def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots, select
     return clustermap(tables[kind], title=title, colour_title=colour_title), heatmap
 
 
-def network_view(cache: ResultCache, key: str, log_threshold: float, top_n, regulon: str | None, hops: int) -> dict:
-    """The edges shown for a threshold / top-N / focus, annotated with regulon membership."""
+def network_view(
+    cache: ResultCache, key: str, log_threshold: float, top_n, regulon: str | None, hops: int, occurrence=0.0
+) -> dict:
+    """The edges shown for a threshold / occurrence / top-N / focus, annotated with regulon membership."""
     result = cache.load(key)
     focus = (regulon.split("(")[0],) if regulon else ()
     selection = select_edges(
@@ -462,6 +478,7 @@ def network_view(cache: ResultCache, key: str, log_threshold: float, top_n, regu
         focus=focus,
         hops=int(hops or 1),
         top_n_per_tf=int(top_n) if top_n else None,
+        min_occurrence=float(occurrence or 0.0),
     )
     params = result.summary["params"]
     edges = annotate_edges(

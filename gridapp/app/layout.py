@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_cytoscape as cyto
 from dash import dcc, html
 
-from gridapp.core.methods import METHODS
+from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.figures.network import STYLESHEET
 
 
@@ -73,13 +73,18 @@ def controls(
                 dcc.Dropdown(
                     id="method",
                     options=[{"label": m.name, "value": m.id} for m in METHODS.values()],
-                    value="grnboost2",
+                    value=DEFAULT_METHOD,
                     clearable=False,
                 ),
             ),
             html.Div(
                 [
                     _field("Seed", dcc.Input(id="seed", type="number", value=0, min=0, step=1)),
+                    _field("Runs", dcc.Input(id="runs-count", type="number", value=1, min=1, max=100, step=1)),
+                    _field(
+                        "Min occurrence",
+                        dcc.Input(id="min-occurrence", type="number", value=0.8, min=0.05, max=1, step=0.05),
+                    ),
                     _field("Top genes", dcc.Input(id="n-top-genes", type="number", value=3000, min=50, step=50)),
                     _field(
                         "AUC threshold",
@@ -180,6 +185,18 @@ def views() -> html.Main:
                                     dcc.Input(id="top-n", type="number", min=1, step=1, placeholder="all"),
                                 ),
                                 _field("Hops", dcc.RadioItems(id="hops", options=[1, 2], value=1, inline=True)),
+                                _field(
+                                    "Found in ≥ this share of runs",
+                                    dcc.Slider(
+                                        id="occurrence",
+                                        min=0,
+                                        max=1,
+                                        step=0.05,
+                                        value=0,
+                                        marks={0: "0", 0.5: "0.5", 1: "1"},
+                                        disabled=True,
+                                    ),
+                                ),
                             ],
                             className="row",
                         ),

@@ -22,16 +22,23 @@ class EdgeSelection:
 
 
 def edges_above(
-    adjacencies: pd.DataFrame, importance_threshold: float, *, top_n_per_tf: int | None = None
+    adjacencies: pd.DataFrame,
+    importance_threshold: float,
+    *,
+    top_n_per_tf: int | None = None,
+    min_occurrence: float = 0.0,
 ) -> pd.DataFrame:
     """Edges with ``importance >= importance_threshold``, optionally only each TF's ``top_n_per_tf`` best.
 
     ``adjacencies`` must be sorted by decreasing importance (as :func:`gridapp.core.methods.infer`
-    returns it); the result keeps that order.
+    returns it); the result keeps that order. A consensus of several runs (an ``occurrence``
+    column) keeps only edges found in at least ``min_occurrence`` of the runs.
     """
     importance = adjacencies["importance"].to_numpy()
     # sorted descending: the kept edges are a prefix
     kept = adjacencies.iloc[: int(np.searchsorted(-importance, -importance_threshold, side="right"))]
+    if min_occurrence > 0 and "occurrence" in kept:
+        kept = kept[kept["occurrence"].to_numpy() >= min_occurrence - 1e-9]
     if top_n_per_tf is not None:
         kept = kept[kept.groupby("TF", sort=False).cumcount() < top_n_per_tf]
     return kept
@@ -58,16 +65,17 @@ def select_edges(
     focus: Sequence[str] = (),
     hops: int = 1,
     top_n_per_tf: int | None = None,
+    min_occurrence: float = 0.0,
     max_edges: int = MAX_SHOWN_EDGES,
 ) -> EdgeSelection:
-    """The subnetwork a user sees and exports: threshold → top-N per TF → focus → cap.
+    """The subnetwork a user sees and exports: threshold (and occurrence) → top-N per TF → focus → cap.
 
     Returns
     -------
     The strongest ``max_edges`` edges of the selection, the number above the threshold, and the
     number the cap left out.
     """
-    kept = edges_above(adjacencies, importance_threshold, top_n_per_tf=top_n_per_tf)
+    kept = edges_above(adjacencies, importance_threshold, top_n_per_tf=top_n_per_tf, min_occurrence=min_occurrence)
     focused = focus_edges(kept, focus, hops=hops)
     return EdgeSelection(
         edges=focused.head(max_edges), n_above_threshold=len(kept), n_left_out=max(len(focused) - max_edges, 0)

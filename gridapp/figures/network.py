@@ -55,12 +55,15 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
     span = importance.max() - importance.min() or 1.0
     widths = 1 + 5 * (importance - importance.min()) / span
     in_prior = edges["in_prior"].to_numpy() if "in_prior" in edges else np.zeros(len(edges), dtype=bool)
+    occurrence = edges["occurrence"].to_numpy(dtype=float) if "occurrence" in edges else np.ones(len(edges))
     links = [
         {
-            "data": {"source": tf, "target": target, "importance": float(w), "width": float(width)},
+            "data": {"source": tf, "target": target, "importance": float(w), "width": float(width), "occurrence": o},
             "classes": "in_prior" if prior else "",
         }
-        for tf, target, w, width, prior in zip(edges["TF"], edges["target"], importance, widths, in_prior)
+        for tf, target, w, width, prior, o in zip(
+            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist()
+        )
     ]
     return nodes + links
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gridapp import __version__
 from gridapp.core.errors import GridappError
+from gridapp.core.methods.registry import DEFAULT_METHOD
 
 PRUNE_MODES = ("cistarget", "prior", "none")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -35,6 +36,9 @@ class RunParams:
         Gene set: highly variable genes ∪ TFs, detected in at least this fraction of cells.
     method, seed
         GRN inference method id (see :data:`gridapp.core.methods.METHODS`) and its seed.
+    runs, min_occurrence
+        Inference runs (seeds ``seed .. seed + runs - 1``) and the fraction of them an edge or a
+        regulon must occur in to enter the consensus (``runs > 1``).
     prune
         ``cistarget``, ``prior`` or ``none``.
     motif_dbs, motif_annotations
@@ -54,8 +58,10 @@ class RunParams:
     cell_types: tuple[str, ...] = ()
     n_top_genes: int = 3000
     min_cells_fraction: float = 0.01
-    method: str = "grnboost2"
+    method: str = DEFAULT_METHOD
     seed: int = 0
+    runs: int = 1
+    min_occurrence: float = 0.8
     prune: str = "none"
     motif_dbs: tuple[str, ...] = ()
     motif_annotations: str | None = None
@@ -73,6 +79,10 @@ class RunParams:
             )
         if self.prune == "prior" and not self.prior:
             raise GridappError("Prior pruning needs a prior network.", "Give --prior FILE.")
+        if self.runs < 1 or not 0 < self.min_occurrence <= 1:
+            raise GridappError(
+                f"--runs must be ≥ 1 and --min-occurrence in (0, 1], got {self.runs} and {self.min_occurrence}."
+            )
         if self.n_top_genes < 1:
             raise GridappError(f"--n-top-genes must be positive, got {self.n_top_genes}.")
 

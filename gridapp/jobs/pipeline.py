@@ -20,6 +20,7 @@ from distributed import Client
 
 from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
+from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
 from gridapp.core.errors import GridappError
 from gridapp.core.io import InputReport, read_dataset
 from gridapp.core.methods import infer
@@ -59,9 +60,11 @@ class Result:
     adata
         The cell subset on the chosen genes, log-normalised, with ``obsm['X_aucell']``,
         ``obsm['X_umap_aucell']``, ``obsm['X_tsne_aucell']`` and ``uns['aucell']``,
-        ``uns['regulon_summaries']`` (when a cell-type column was given).
+        ``uns['regulon_summaries']`` (when a cell-type column was given) and ``uns['consensus']``
+        (several runs: ``runs``, ``min_occurrence``, ``regulons`` = occurrence per regulon name).
     adjacencies
-        ``TF, target, importance``, sorted by decreasing importance.
+        ``TF, target, importance``, sorted by decreasing importance; with several runs, their
+        consensus, with an ``occurrence`` column (fraction of runs listing the edge).
     regulons
         The regulons that AUCell scored.
     motifs
@@ -141,29 +144,34 @@ def _run_steps(
     lap("genes")
 
     step(3)
-    adjacencies = infer(adata, coverage.present, method=params.method, seed=params.seed, client=client)
-    grn_stats = dict(adjacencies.attrs)
+    runs = []
+    for seed in range(params.seed, params.seed + params.runs):
+        if cancelled():
+            raise Cancelled(f"cancelled during step 'grn' (before seed {seed})")
+        runs.append(infer(adata, coverage.present, method=params.method, seed=seed, client=client))
+    adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
+    grn_stats = {**runs[0].attrs, "runs": len(runs)}
     lap("grn")
 
     step(4)
-    found = regulons.modules(adata, adjacencies)
+    found_per_run = [regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
+    found = found_per_run[0]
     lap("modules")
 
     step(5)
-    motifs = None
-    if params.prune == "cistarget":
-        found_regulons, motifs = regulons.prune_cistarget(
-            found, params.motif_dbs, params.motif_annotations, cache_dir=cache_dir, client=client
-        )
-    elif params.prune == "prior":
-        prior = read_prior(params.prior, confidence=params.prior_confidence)
-        found_regulons = regulons.prune_prior(found, prior)
-    else:
-        found_regulons = regulons.unpruned(found)
+    pruned = [_prune(params, modules, cache_dir=cache_dir, client=client) for modules in found_per_run]
+    found_regulons, motifs = pruned[0]
+    if len(runs) > 1:
+        found_regulons, occurrence = consensus_regulons([r for r, _ in pruned], min_occurrence=params.min_occurrence)
+        adata.uns["consensus"] = {"runs": len(runs), "min_occurrence": params.min_occurrence, "regulons": occurrence}
+        if motifs is not None:
+            motifs = pd.concat([m.assign(seed=params.seed + i) for i, (_, m) in enumerate(pruned)])
     if not found_regulons:
         raise GridappError(
-            f"No regulon survived {params.prune} pruning of {len(found)} modules.",
-            "Try another prior or motif database, more cells, or --no-prune to inspect the modules.",
+            f"No regulon survived {params.prune} pruning of {len(found)} modules"
+            + (f" in {params.min_occurrence:.0%} of {len(runs)} runs." if len(runs) > 1 else "."),
+            "Try another prior or motif database, more cells, a lower --min-occurrence, "
+            "or --no-prune to inspect the modules.",
         )
     lap("prune")
 
@@ -213,6 +221,19 @@ def _run_steps(
     }
     logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
     return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def _prune(
+    params: RunParams, found: list[Regulon], *, cache_dir: str | Path, client: Client | None
+) -> tuple[list[Regulon], pd.DataFrame | None]:
+    """Regulons from co-expression modules by the run's pruning mode (and cisTarget's motif table)."""
+    if params.prune == "cistarget":
+        return regulons.prune_cistarget(
+            found, params.motif_dbs, params.motif_annotations, cache_dir=cache_dir, client=client
+        )
+    if params.prune == "prior":
+        return regulons.prune_prior(found, read_prior(params.prior, confidence=params.prior_confidence)), None
+    return regulons.unpruned(found), None
 
 
 def prepare(
@@ -284,8 +305,8 @@ def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> li
     """Write every output file of a run into ``out`` and return their paths.
 
     ``adjacencies.csv``, ``regulons.csv/.gmt/.json``, ``auc.csv``, ``auc_binary.csv``, ``motifs.csv`` (cisTarget),
-    ``celltype_<table>.csv`` (with a cell-type column), ``result.h5ad``, ``result.loom`` and
-    ``run.json`` (written last: its presence marks a complete output).
+    ``celltype_<table>.csv`` (with a cell-type column), ``regulon_occurrence.csv`` (several runs),
+    ``result.h5ad``, ``result.loom`` and ``run.json`` (written last: its presence marks a complete output).
     """
     started = time.perf_counter()
     result.adjacencies.to_csv(out / "adjacencies.csv", index=False)
@@ -294,6 +315,8 @@ def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> li
     result.adata.obsm["X_aucell_binary"].to_csv(out / "auc_binary.csv", index_label="cell")
     if result.motifs is not None:
         result.motifs.to_csv(out / "motifs.csv")
+    if "consensus" in result.adata.uns:
+        result.adata.uns["consensus"]["regulons"].to_csv(out / "regulon_occurrence.csv", index=False)
     for name, table in result.adata.uns.get("regulon_summaries", {}).items():
         if isinstance(table, pd.DataFrame):
             table.to_csv(out / f"celltype_{name}.csv")

@@ -28,6 +28,9 @@ REGULONS = pd.DataFrame(
 
 def test_threshold_keeps_the_strong_prefix_and_top_n_per_tf():
     assert list(edges_above(ADJACENCIES, 5.0)["importance"]) == [50.0, 20.0, 10.0, 5.0]
+    consensus = ADJACENCIES.assign(occurrence=np.linspace(1.0, 0.4, len(ADJACENCIES)))
+    recurring = edges_above(consensus, 0.1, min_occurrence=0.8)
+    assert len(recurring) > 0 and (recurring["occurrence"] >= 0.8).all() and len(recurring) < len(consensus)
     assert edges_above(ADJACENCIES, 100.0).empty and len(edges_above(ADJACENCIES, 0.1)) == 7
     top1 = edges_above(ADJACENCIES, 0.1, top_n_per_tf=1)
     assert list(zip(top1["TF"], top1["target"])) == [("SPI1", "LYZ"), ("CEBPB", "LYZ"), ("TCF7", "CD3E")]

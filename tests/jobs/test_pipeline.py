@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from gridapp.core.errors import GridappError
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run
+from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run, write_outputs
 
 
 def test_cancel_stops_between_steps_and_progress_is_in_order(tmp_path):
@@ -50,3 +51,25 @@ def test_output_folder_with_files_is_refused_then_replaced_on_request(tmp_path):
         prepare_out_dir(tmp_path)
     assert (tmp_path / "old.csv").exists()
     assert list(prepare_out_dir(tmp_path, overwrite=True).iterdir()) == []
+
+
+@pytest.mark.slow
+def test_several_runs_give_a_consensus_with_occurrences(tmp_path):
+    params = RunParams.demo(cell_types=("CD14+ Monocytes", "B cells"), n_top_genes=300, runs=3, min_occurrence=0.6)
+    result = run(params, cache_dir=tmp_path)
+    adjacencies = result.adjacencies
+    assert set(adjacencies["occurrence"].round(6)) <= {round(2 / 3, 6), 1.0}
+    assert adjacencies["importance"].is_monotonic_decreasing and result.summary["grn"]["runs"] == 3
+    occurrence = result.adata.uns["consensus"]["regulons"]
+    kept = occurrence[occurrence["n_targets"] > 0]
+    assert sorted(kept["regulon"]) == sorted(r.name for r in result.regulons) and (kept["occurrence"] >= 0.6).all()
+    written = write_outputs(result, prepare_out_dir(tmp_path / "out"), cell_type_key="cluster_id")
+    assert tmp_path / "out" / "regulon_occurrence.csv" in written
+    assert "occurrence" in pd.read_csv(tmp_path / "out" / "adjacencies.csv", nrows=3).columns
+
+
+def test_runs_and_occurrence_are_validated():
+    with pytest.raises(GridappError, match="--runs"):
+        RunParams.demo(runs=0)
+    with pytest.raises(GridappError, match="--min-occurrence"):
+        RunParams.demo(min_occurrence=1.5)

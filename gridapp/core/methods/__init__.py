@@ -6,6 +6,6 @@ from gridapp.core.methods import (
     arboreto,  # noqa: F401  (registers grnboost2, genie3)
     boosting,  # noqa: F401  (registers grnboost2-fast)
 )
-from gridapp.core.methods.registry import METHODS, Method, get_method, infer
+from gridapp.core.methods.registry import DEFAULT_METHOD, METHODS, Method, get_method, infer
 
-__all__ = ["METHODS", "Method", "get_method", "infer"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "Method", "get_method", "infer"]

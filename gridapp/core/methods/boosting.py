@@ -9,8 +9,10 @@ for a target = its total squared-error reduction over the trees, normalised to s
 of trees, as arboreto reports it.
 
 What makes it fast: the TF matrix is binned once (each distinct value its own bin, quantiles beyond
-``max_bins``) and shared by all targets; splits come from per-node histograms; whole chunks of
-targets are boosted in one compiled call that releases the GIL; chunks run as Dask tasks. Each
+``MAX_BINS``) and shared by all targets; a node's split search walks only the cells outside each
+TF's most common bin (zero expression for most TFs), pre-sorted by bin, or builds a histogram where
+that is cheaper; whole chunks of targets are boosted in one compiled call that releases the GIL;
+chunks run as Dask tasks. Each
 target draws its random numbers from its own stream (seed, target position), so results do not
 depend on chunking, workers or their order.
 """
@@ -37,7 +39,9 @@ MAX_FEATURES = 0.1
 MAX_TREES = 5000
 WINDOW = 25
 MAX_DEPTH = 3
-MAX_BINS = 255
+MAX_BINS = 64
+#: histogram slots after the bins where the base bin's cells are summed in rotation
+SPARE = 8
 #: targets per Dask task: small enough to balance two workers, large enough to amortise a task
 CHUNK = 32
 #: nodes of a depth-3 tree, breadth first (root, 2 children, 4 grandchildren, 8 leaves)
@@ -55,14 +59,36 @@ class BinnedFeatures:
         TFs × cells bin indices (uint8); bin order follows expression order.
     base
         Each TF's most common bin (zero expression, for most TFs).
-    off_base_ptr, off_base_cells
-        For TF ``f``, the cells outside its base bin are ``off_base_cells[off_base_ptr[f]:off_base_ptr[f + 1]]``.
+    off_base_ptr, off_base_cells, off_base_bins
+        For TF ``f``, the cells outside its base bin are ``off_base_cells[off_base_ptr[f]:off_base_ptr[f + 1]]``,
+        in decreasing bin order, and ``off_base_bins`` holds their bins.
+    run_ptr, run_end, run_bin
+        Those cells as runs of one bin: TF ``f``'s runs are ``run_ptr[f]:run_ptr[f + 1]``, run ``k`` holds
+        bin ``run_bin[k]`` and ends (exclusive) at position ``run_end[k]`` of ``off_base_cells``.
     """
 
     bins: np.ndarray
     base: np.ndarray
     off_base_ptr: np.ndarray
     off_base_cells: np.ndarray
+    off_base_bins: np.ndarray
+    run_ptr: np.ndarray
+    run_end: np.ndarray
+    run_bin: np.ndarray
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The fields as one tuple, the form the compiled kernels take."""
+        return (
+            self.bins,
+            self.base,
+            self.off_base_ptr,
+            self.off_base_cells,
+            self.off_base_bins,
+            self.run_ptr,
+            self.run_end,
+            self.run_bin,
+        )
 
 
 def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures:
@@ -71,6 +97,8 @@ def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures
     With at most ``max_bins`` distinct values a split between bins is a split between values, as in an
     exact tree; beyond, bin edges are quantiles of the distinct values.
     """
+    if not 2 <= max_bins <= MAX_BINS:
+        raise ValueError(f"max_bins must lie in [2, {MAX_BINS}] (the kernels' histogram size), got {max_bins}.")
     n_cells, n_features = matrix.shape
     bins = np.empty((n_features, n_cells), dtype=np.uint8)
     for j in range(n_features):
@@ -82,7 +110,16 @@ def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures
     base = np.array([np.bincount(row).argmax() for row in bins], dtype=np.uint8)
     off_base = bins != base[:, None]
     off_base_ptr = np.concatenate([[0], np.cumsum(off_base.sum(axis=1))]).astype(np.int64)
-    return BinnedFeatures(bins, base, off_base_ptr, np.nonzero(off_base)[1].astype(np.int64))
+    features, cells = np.nonzero(off_base)
+    order = np.lexsort((cells, -bins[features, cells].astype(np.int64), features))  # per TF, bins decreasing
+    features, cells = features[order], cells[order]
+    cell_bins = bins[features, cells]
+    starts = np.flatnonzero(np.r_[True, (np.diff(cell_bins.astype(np.int64)) != 0) | (np.diff(features) != 0)])
+    run_ptr = np.searchsorted(starts, off_base_ptr).astype(np.int64)
+    run_end = np.r_[starts[1:], len(cells)].astype(np.int64)
+    return BinnedFeatures(
+        bins, base, off_base_ptr, cells.astype(np.int64), cell_bins, run_ptr, run_end, cell_bins[starts]
+    )
 
 
 @njit(cache=True, inline="always")
@@ -96,34 +133,63 @@ def _next(state: np.ndarray) -> float:
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True, inline="always")
+def _gain(left_sum, left_n, right_sum, right_n, inverse, parent):
+    """Squared-error reduction of a split (``inverse[k]`` = 1 / k)."""
+    return left_sum * left_sum * inverse[left_n] + right_sum * right_sum * inverse[right_n] - parent
+
+
 @njit(cache=True, nogil=True)
-def _grow_tree(
-    bins,
-    binned_base,
-    off_base_ptr,
-    off_base_cells,
-    rows,
-    n_in,
-    node_of,
-    residual,
-    features,
-    n_draw,
-    state,
-    work,
-    tree,
-    importance,
-):
-    """Grow one depth-3 least-squares tree on the in-bag cells ``rows[:n_in]`` (``node_of`` is 0 for
-    them, -1 for the others); add its squared-error reductions to ``importance``.
+def _histogram(binned, f, base, node, start, n, total, rows, node_of, residual, node_residual, hist_sum, hist_cnt):
+    """Fill ``hist_sum`` / ``hist_cnt`` with feature ``f``'s bins over one node; return the occupied bin range.
+
+    Walks f's off-base cells when they are fewer than the node's (the base bin then gets what they
+    leave of the node's total), else the node's cells (base-bin cells rotate over SPARE slots, so
+    that the additions do not form one serial chain).
+    """
+    bins, _, off_base_ptr, off_base_cells, off_base_bins = binned[:5]
+    low, high = base, base
+    if off_base_ptr[f + 1] - off_base_ptr[f] < n:
+        others_sum, others_n = 0.0, 0
+        for p in range(off_base_ptr[f], off_base_ptr[f + 1]):
+            c = off_base_cells[p]
+            inside = node_of[c] == node
+            b = off_base_bins[p]
+            r = residual[c] if inside else 0.0
+            hist_sum[b] += r  # branch-free: another node's cell adds nothing
+            hist_cnt[b] += inside
+            others_sum += r
+            others_n += inside
+            low, high = min(low, b if inside else base), max(high, b if inside else base)
+        hist_sum[base] = total - others_sum
+        hist_cnt[base] = n - others_n
+        return low, high
+    for k in range(n):
+        b = bins[f, rows[start + k]]
+        slot = b if b != base else MAX_BINS + (k & (SPARE - 1))
+        hist_sum[slot] += node_residual[k]
+        hist_cnt[slot] += 1
+        low, high = min(low, b), max(high, b)
+    for slot in range(MAX_BINS, MAX_BINS + SPARE):
+        hist_sum[base] += hist_sum[slot]
+        hist_cnt[base] += hist_cnt[slot]
+        hist_sum[slot], hist_cnt[slot] = 0.0, 0
+    return low, high
+
+
+@njit(cache=True, nogil=True)
+def _grow_tree(binned, n_in, features, n_draw, state, work, tree, importance):
+    """Grow one depth-3 least-squares tree on the residuals of the in-bag cells; add its squared-error
+    reductions to ``importance``.
+
+    ``work`` holds the target's in-bag cells ``rows[:n_in]``, ``node_of`` (0 for those cells, -1 for
+    the others; each cell's node as the tree grows), the residuals and scratch arrays.
 
     ``tree`` rows: feature, threshold bin, left, right, value (a leaf when feature < 0). Returns the
     number of nodes.
     """
-    hist_sum, hist_cnt = work
-    node_residual = np.empty(n_in)
-    starts = np.empty(MAX_NODES, dtype=np.int64)
-    ends = np.empty(MAX_NODES, dtype=np.int64)
-    depths = np.empty(MAX_NODES, dtype=np.int64)
+    bins, binned_base, off_base_ptr, off_base_cells, _, run_ptr, run_end, run_bin = binned
+    rows, node_of, residual, hist_sum, hist_cnt, node_residual, starts, ends, depths, inverse = work
     starts[0], ends[0], depths[0] = 0, n_in, 0
     n_nodes, node = 1, 0
     n_features = len(features)
@@ -132,9 +198,8 @@ def _grow_tree(
         n = end - start
         total = 0.0
         squares = 0.0
-        node_rows = rows[start:end]
         for k in range(n):
-            r = residual[node_rows[k]]
+            r = residual[rows[start + k]]
             node_residual[k] = r
             total += r
             squares += r * r
@@ -154,48 +219,43 @@ def _grow_tree(
             f = features[i]
             i += 1
             visited += 1
-            # histogram of the node's residuals over f's bins, leaving out f's most common bin (its
-            # "base", zero for most TFs): the base bin gets what the others leave of the node's total
             base = binned_base[f]
-            others_sum, others_n = 0.0, 0
-            low, high = base, base
-            if off_base_ptr[f + 1] - off_base_ptr[f] < n:  # walk f's off-base cells, keep this node's
-                for p in range(off_base_ptr[f], off_base_ptr[f + 1]):
-                    c = off_base_cells[p]
-                    if node_of[c] == node:
-                        b = bins[f, c]
-                        hist_sum[b] += residual[c]
-                        hist_cnt[b] += 1
-                        others_sum += residual[c]
-                        others_n += 1
-                        low, high = min(low, b), max(high, b)
-            else:  # walk the node's cells
-                for k in range(n):
-                    b = bins[f, node_rows[k]]
-                    if b != base:
-                        hist_sum[b] += node_residual[k]
-                        hist_cnt[b] += 1
-                        others_sum += node_residual[k]
-                        others_n += 1
-                        low, high = min(low, b), max(high, b)
-            hist_sum[base] = total - others_sum
-            hist_cnt[base] = n - others_n
-            left_n, left_sum = 0, 0.0
             varies = False
-            for b in range(low, high):
-                if hist_cnt[b] == 0:
-                    continue
-                left_n += hist_cnt[b]
-                left_sum += hist_sum[b]
-                if left_n == n:
-                    break
-                varies = True
-                right_sum = total - left_sum
-                gain = left_sum * left_sum / left_n + right_sum * right_sum / (n - left_n) - parent
-                if gain > best_gain:
-                    best_gain, best_feature, best_bin = gain, f, b
-            hist_sum[low : high + 1] = 0.0
-            hist_cnt[low : high + 1] = 0
+            if off_base_ptr[f + 1] - off_base_ptr[f] < n and base == 0:
+                # f's off-base cells come in runs of one bin, in decreasing bin order: after each run,
+                # this node's cells seen so far are the right side of the split just below that bin
+                right_n, right_sum, p, evaluated = 0, 0.0, off_base_ptr[f], 0
+                for k in range(run_ptr[f], run_ptr[f + 1]):
+                    while p < run_end[k]:  # branch-free: another node's cell adds nothing
+                        inside = node_of[off_base_cells[p]] == node
+                        right_n += inside
+                        right_sum += residual[off_base_cells[p]] if inside else 0.0
+                        p += 1
+                    if right_n != evaluated and right_n < n:  # the run had cells of this node
+                        evaluated = right_n
+                        varies = True
+                        gain = _gain(total - right_sum, n - right_n, right_sum, right_n, inverse, parent)
+                        if gain > best_gain:
+                            best_gain, best_feature, best_bin = gain, f, run_bin[k] - 1
+            else:
+                low, high = _histogram(
+                    binned, f, base, node, start, n, total, rows, node_of, residual, node_residual, hist_sum, hist_cnt
+                )
+                left_n, left_sum = 0, 0.0
+                for b in range(low, high):
+                    if hist_cnt[b] == 0:
+                        continue
+                    left_n += hist_cnt[b]
+                    left_sum += hist_sum[b]
+                    if left_n == n:
+                        break
+                    varies = True
+                    gain = _gain(left_sum, left_n, total - left_sum, n - left_n, inverse, parent)
+                    if gain > best_gain:
+                        best_gain, best_feature, best_bin = gain, f, b
+                for b in range(low, high + 1):
+                    hist_sum[b] = 0.0
+                    hist_cnt[b] = 0
             if varies:
                 informative += 1
         if best_feature < 0:
@@ -226,21 +286,13 @@ def _grow_tree(
 
 
 @njit(cache=True, nogil=True)
-def _boost_target(
-    bins,
-    binned_base,
-    off_base_ptr,
-    off_base_cells,
-    y,
-    features,
-    n_draw,
-    state,
-    max_trees,
-    learning_rate,
-    subsample,
-    window,
-):
-    """Boost one target; return (importance per TF, number of trees)."""
+def _boost_target(binned, y, features, n_draw, state, settings):
+    """Boost one target; return (importance per TF, number of trees).
+
+    ``settings``: maximal number of trees, learning rate, subsample fraction, early-stopping window.
+    """
+    max_trees, learning_rate, subsample, window = settings
+    bins = binned[0]
     n_cells = len(y)
     n_in = max(1, int(subsample * n_cells))
     prediction = np.full(n_cells, y.mean())
@@ -248,21 +300,38 @@ def _boost_target(
     in_bag = np.empty(n_cells, dtype=np.bool_)
     node_of = np.empty(n_cells, dtype=np.int64)
     rows = np.empty(n_in, dtype=np.int64)
-    work = (np.zeros(256), np.zeros(256, dtype=np.int64))  # histogram sums and counts, kept zeroed
+    # scratch of _grow_tree: histogram sums and counts (kept zeroed), node residuals, node extents,
+    # and 1 / k for every node size k (a split scan multiplies instead of dividing)
+    inverse = np.zeros(n_in + 1)
+    inverse[1:] = 1.0 / np.arange(1, n_in + 1)
+    work = (
+        rows,
+        node_of,
+        residual,
+        np.zeros(MAX_BINS + SPARE),
+        np.zeros(MAX_BINS + SPARE, dtype=np.int64),
+        np.empty(n_in),
+        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES, dtype=np.int64),
+        inverse,
+    )
     tree = np.empty((MAX_NODES, 5))
     tree_importance = np.zeros(bins.shape[0])
     importance = np.zeros(bins.shape[0])
-    improvements = np.zeros(max_trees)
+    improvements = np.zeros(window)  # the last ``window`` out-of-bag improvements, as a ring
     window_sum = 0.0
     n_trees = 0
     for stage in range(max_trees):
-        # exactly n_in rows in the bag, by sequential selection sampling
+        # exactly n_in rows in the bag: Floyd's sampling of the n_cells - n_in left out
+        in_bag[:] = True
+        for j in range(n_in, n_cells):
+            out = int(_next(state) * (j + 1))
+            in_bag[j if not in_bag[out] else out] = False
         chosen = 0
         for c in range(n_cells):
-            take = _next(state) * (n_cells - c) < n_in - chosen
-            in_bag[c] = take
-            node_of[c] = 0 if take else -1
-            if take:
+            node_of[c] = 0 if in_bag[c] else -1
+            if in_bag[c]:
                 rows[chosen] = c
                 chosen += 1
         old_oob = 0.0
@@ -271,22 +340,7 @@ def _boost_target(
             if not in_bag[c]:
                 old_oob += residual[c] * residual[c]
         tree_importance[:] = 0.0
-        n_nodes = _grow_tree(
-            bins,
-            binned_base,
-            off_base_ptr,
-            off_base_cells,
-            rows,
-            n_in,
-            node_of,
-            residual,
-            features,
-            n_draw,
-            state,
-            work,
-            tree,
-            tree_importance,
-        )
+        n_nodes = _grow_tree(binned, n_in, features, n_draw, state, work, tree, tree_importance)
         if n_nodes > 1:
             importance += tree_importance
         new_oob = 0.0
@@ -301,10 +355,9 @@ def _boost_target(
                 error = y[c] - prediction[c]
                 new_oob += error * error
         n_oob = n_cells - n_in
-        improvements[stage] = (old_oob - new_oob) / n_oob if n_oob else 0.0
-        window_sum += improvements[stage]
-        if stage >= window:
-            window_sum -= improvements[stage - window]
+        improvement = (old_oob - new_oob) / n_oob if n_oob else 0.0
+        window_sum += improvement - improvements[stage % window]
+        improvements[stage % window] = improvement
         n_trees = stage + 1
         if stage >= window - 1 and window_sum / window < 0:
             break
@@ -316,10 +369,7 @@ def _boost_target(
 
 @njit(cache=True, nogil=True)
 def boost_targets(
-    bins: np.ndarray,
-    base: np.ndarray,
-    off_base_ptr: np.ndarray,
-    off_base_cells: np.ndarray,
+    binned: tuple[np.ndarray, ...],
     targets: np.ndarray,
     target_ids: np.ndarray,
     own_feature: np.ndarray,
@@ -334,8 +384,8 @@ def boost_targets(
 
     Parameters
     ----------
-    bins, base, off_base_ptr, off_base_cells
-        The fields of :class:`BinnedFeatures`.
+    binned
+        :attr:`BinnedFeatures.arrays` of the TFs.
     targets
         Target expression, cells × targets (float64).
     target_ids
@@ -347,7 +397,7 @@ def boost_targets(
     -------
     Importances (targets × TFs) and trees grown per target.
     """
-    n_features = bins.shape[0]
+    n_features = binned[0].shape[0]
     importances = np.zeros((targets.shape[1], n_features))
     trees = np.zeros(targets.shape[1], dtype=np.int64)
     for t in range(targets.shape[1]):
@@ -358,21 +408,15 @@ def boost_targets(
         n_draw = max(1, int(max_features * len(allowed)))
         state = np.empty(1, dtype=np.uint64)
         state[0] = np.uint64(seed) * np.uint64(0x100000001B3) + np.uint64(target_ids[t]) + np.uint64(1)
-        importances[t], trees[t] = _boost_target(
-            bins,
-            base,
-            off_base_ptr,
-            off_base_cells,
-            y,
-            allowed,
-            n_draw,
-            state,
-            max_trees,
-            learning_rate,
-            subsample,
-            window,
-        )
+        settings = (max_trees, learning_rate, subsample, window)
+        importances[t], trees[t] = _boost_target(binned, y, allowed, n_draw, state, settings)
     return importances, trees
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels in this process, on a tiny problem."""
+    tfs = np.random.default_rng(0).poisson(1.0, (40, 3)).astype(np.float64)
+    _boost_chunk(bin_features(tfs), tfs, 0, 1, np.array([0, -1, -1]), 0)  # the signature runs use
 
 
 def _boost_chunk(
@@ -387,10 +431,7 @@ def _boost_chunk(
     block = expression[:, start:stop]
     block = block.toarray() if sp.issparse(block) else block
     return boost_targets(
-        binned.bins,
-        binned.base,
-        binned.off_base_ptr,
-        binned.off_base_cells,
+        binned.arrays,
         np.ascontiguousarray(block, dtype=np.float64),
         np.arange(start, stop, dtype=np.int64),
         own_feature[start:stop],
@@ -426,10 +467,18 @@ def grnboost2_fast(
     own_feature = np.full(len(genes), -1, dtype=np.int64)
     own_feature[tf_positions] = np.arange(len(tf_positions))
     with client_or_local(client) as dask:
-        shared_binned, shared_matrix = dask.scatter([binned, matrix], broadcast=True)
+        # fresh keys: content-named ones could collide with a previous run's data being released
+        shared_binned, shared_matrix = dask.scatter([binned, matrix], broadcast=True, hash=False)
         futures = [
             dask.submit(
-                _boost_chunk, shared_binned, shared_matrix, start, min(start + chunk, len(genes)), own_feature, seed
+                _boost_chunk,
+                shared_binned,
+                shared_matrix,
+                start,
+                min(start + chunk, len(genes)),
+                own_feature,
+                seed,
+                pure=False,
             )
             for start in range(0, len(genes), chunk)
         ]

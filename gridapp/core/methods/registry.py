@@ -18,6 +18,8 @@ from gridapp.core.errors import GridappError
 
 InferFunction = Callable[..., pd.DataFrame]
 ADJACENCY_COLUMNS = ["TF", "target", "importance"]
+#: what the CLI and the dashboard run unless told otherwise
+DEFAULT_METHOD = "grnboost2-fast"
 
 
 @dataclass(frozen=True)

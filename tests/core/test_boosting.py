@@ -1,0 +1,90 @@
+"""The GRNBoost2-model engine: binning, planted links, determinism, and agreement with arboreto."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridapp.core.methods import infer
+from gridapp.core.methods.boosting import MAX_BINS, bin_features, grnboost2_fast
+from gridapp.core.parallel import dask_client
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import prepare
+
+
+def test_binning_is_exact_up_to_max_bins_and_quantile_beyond():
+    rng = np.random.default_rng(0)
+    few = np.repeat(np.arange(10.0), 30)[:, None]  # 10 distinct values
+    many = rng.normal(size=(2000, 1))
+    binned = bin_features(few)
+    assert sorted(np.unique(binned.bins[0])) == list(range(10)) and binned.base[0] in range(10)
+    wide = bin_features(many)
+    assert wide.bins.max() == MAX_BINS - 1 and np.all(np.diff(wide.bins[0][np.argsort(many[:, 0])].astype(int)) >= 0)
+    sparse = bin_features(np.where(rng.random((300, 1)) < 0.8, 0.0, rng.random((300, 1))))
+    off = sparse.off_base_cells[sparse.off_base_ptr[0] : sparse.off_base_ptr[1]]
+    assert sparse.base[0] == 0 and np.all(sparse.bins[0, off] != 0) and np.sum(sparse.bins[0] != 0) == len(off)
+
+
+def _planted(seed: int = 0, n_tfs: int = 12) -> tuple[ad.AnnData, list[str]]:
+    """200 cells, ``n_tfs`` TFs; G0..G5 driven by TF0..TF5 (G_i = f(TF_i) + noise), G6..G9 by noise only."""
+    rng = np.random.default_rng(seed)
+    tfs = rng.gamma(2.0, 1.0, (200, n_tfs))
+    drivers = [np.log1p(tfs[:, i] ** 2) + 0.1 * rng.normal(size=200) for i in range(6)]
+    targets = np.column_stack([*drivers, rng.normal(size=(200, 4))])
+    names = [f"TF{i}" for i in range(n_tfs)] + [f"G{i}" for i in range(10)]
+    return ad.AnnData(np.hstack([tfs, targets]).astype(np.float32), var=pd.DataFrame(index=names)), names[:n_tfs]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with dask_client(n_workers=2) as client:
+        yield client
+
+
+def test_planted_regulators_rank_first(cluster):
+    adata, tfs = _planted()
+    adjacencies = infer(adata, tfs, method="grnboost2-fast", seed=0, client=cluster)
+    best = adjacencies.sort_values("importance", ascending=False).groupby("target")["TF"].first()
+    assert all(best[f"G{i}"] == f"TF{i}" for i in range(6))
+    per_target = adjacencies.groupby("target")["importance"].sum()
+    assert np.allclose(per_target, per_target.round())  # a target's importances add up to its tree count
+    assert adjacencies.attrs["trees_per_target"] >= 25  # early stopping looks at a full window first
+    assert not (adjacencies["TF"] == adjacencies["target"]).any()
+
+
+def test_same_seed_same_network_whatever_the_chunking(cluster):
+    adata, tfs = _planted()
+    first = grnboost2_fast(adata, tfs, seed=3, client=cluster, chunk=4)
+    again = grnboost2_fast(adata, tfs, seed=3, client=cluster, chunk=32)
+    other = grnboost2_fast(adata, tfs, seed=4, client=cluster, chunk=4)
+    key = ["TF", "target"]
+    pd.testing.assert_frame_equal(
+        first.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True)
+    )
+    assert not np.array_equal(first.sort_values(key)["importance"], other.sort_values(key)["importance"])
+
+
+def _top(frame: pd.DataFrame, n: int) -> set[tuple[str, str]]:
+    return set(zip(frame["TF"].head(n), frame["target"].head(n)))
+
+
+@pytest.mark.slow
+def test_engine_agrees_with_arboreto_as_arboreto_agrees_with_itself():
+    params = RunParams.demo(cell_types=("CD14+ Monocytes", "B cells"), n_top_genes=60)
+    adata, coverage, _ = prepare(params, notes=[])
+    tfs = list(coverage.present)
+    networks = {}
+    for name, method, seed in (
+        ("engine", "grnboost2-fast", 0),
+        ("arboreto0", "grnboost2", 0),
+        ("arboreto1", "grnboost2", 1),
+    ):
+        with dask_client(n_workers=2) as client:  # a fresh cluster per arboreto graph (see test_grn.py)
+            networks[name] = infer(adata, tfs, method=method, seed=seed, client=client)
+    floor = len(_top(networks["arboreto0"], 500) & _top(networks["arboreto1"], 500)) / 500
+    overlap = len(_top(networks["engine"], 500) & _top(networks["arboreto0"], 500)) / 500
+    assert overlap >= floor - 0.1, (overlap, floor)
+    ratio = networks["engine"].attrs["trees_per_target"] / networks["arboreto0"].attrs["trees_per_target"]
+    assert 0.8 < ratio < 1.25, ratio

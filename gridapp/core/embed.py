@@ -5,6 +5,22 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import scanpy as sc
+import scipy.sparse as sp
+from pynndescent import PyNNDescentTransformer
+
+#: from this many cells scanpy builds the kNN graph with pynndescent instead of exact distances
+APPROXIMATE_FROM = 8192
+
+
+class NNDescentMatrix(PyNNDescentTransformer):
+    """pynndescent's kNN graph as a ``scipy.sparse.csr_matrix``.
+
+    pynndescent 0.7 returns a sparse *array*, on which scanpy 1.11 calls ``getnnz`` (a matrix-only
+    method) and fails; this is the transformer scanpy would pick for large data, with that fixed.
+    """
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return sp.csr_matrix(super().fit_transform(X, y, **fit_params))
 
 
 def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_neighbors: int = 15) -> None:
@@ -15,7 +31,11 @@ def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_
     """
     auc = np.asarray(adata.obsm[use_rep], dtype=np.float32)
     scratch = ad.AnnData(auc)
-    sc.pp.neighbors(scratch, use_rep="X", n_neighbors=min(n_neighbors, adata.n_obs - 1), random_state=seed)
+    n_neighbors = min(n_neighbors, adata.n_obs - 1)
+    transformer = (
+        NNDescentMatrix(n_neighbors=n_neighbors, random_state=seed) if adata.n_obs >= APPROXIMATE_FROM else None
+    )
+    sc.pp.neighbors(scratch, use_rep="X", n_neighbors=n_neighbors, random_state=seed, transformer=transformer)
     sc.tl.umap(scratch, random_state=seed)
     sc.tl.tsne(scratch, use_rep="X", random_state=seed, perplexity=min(30, (adata.n_obs - 1) / 3))
     adata.obsm[f"X_umap_{use_rep.removeprefix('X_')}"] = scratch.obsm["X_umap"]

@@ -177,3 +177,18 @@ def test_user_thresholds_override_the_stored_ones():
     assert list(moved.index) == ["SPI1(+)", "TCF7(+)"] and moved["TCF7(+)"] == stored["TCF7(+)"]
     binary = on_off(adata.obsm["X_aucell"], moved)
     assert binary["SPI1(+)"].sum() == 0 and binary["TCF7(+)"].equals(adata.obsm["X_aucell_binary"]["TCF7(+)"])
+
+
+@pytest.mark.slow
+def test_embedding_of_more_cells_than_the_exact_neighbour_search_takes():
+    # from 8,192 cells scanpy switches to pynndescent and a sparse-graph code path
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(np.zeros((8200, 3), dtype=np.float32))
+    adata.obsm["X_aucell"] = pd.DataFrame(
+        rng.normal(size=(8200, 6)) + np.repeat(np.eye(6)[[0, 3]], 4100, axis=0) * 4, index=adata.obs_names
+    )
+    embed_auc(adata, seed=0)
+    umap = adata.obsm["X_umap_aucell"]
+    assert umap.shape == (8200, 2) and np.isfinite(umap).all()
+    centre_a, centre_b = umap[:4100].mean(axis=0), umap[4100:].mean(axis=0)
+    assert np.linalg.norm(centre_a - centre_b) > umap[:4100].std(axis=0).mean()  # the two groups apart

@@ -143,13 +143,13 @@ def _gain(left_sum, left_n, right_sum, right_n, inverse, parent):
 def _histogram(binned, f, base, node, start, n, total, rows, node_of, residual, node_residual, hist_sum, hist_cnt):
     """Fill ``hist_sum`` / ``hist_cnt`` with feature ``f``'s bins over one node; return the occupied bin range.
 
-    Walks f's off-base cells when they are fewer than the node's (the base bin then gets what they
+    Walks f's off-base cells when they are under half the node's (the base bin then gets what they
     leave of the node's total), else the node's cells (base-bin cells rotate over SPARE slots, so
     that the additions do not form one serial chain).
     """
     bins, _, off_base_ptr, off_base_cells, off_base_bins = binned[:5]
     low, high = base, base
-    if off_base_ptr[f + 1] - off_base_ptr[f] < n:
+    if 2 * (off_base_ptr[f + 1] - off_base_ptr[f]) < n:
         others_sum, others_n = 0.0, 0
         for p in range(off_base_ptr[f], off_base_ptr[f + 1]):
             c = off_base_cells[p]
@@ -221,7 +221,9 @@ def _grow_tree(binned, n_in, features, n_draw, state, work, tree, importance):
             visited += 1
             base = binned_base[f]
             varies = False
-            if off_base_ptr[f + 1] - off_base_ptr[f] < n and base == 0:
+            # measured: walking the node's own cells (histogram) is faster unless f's off-base cells
+            # are under half as many
+            if 2 * (off_base_ptr[f + 1] - off_base_ptr[f]) < n and base == 0:
                 # f's off-base cells come in runs of one bin, in decreasing bin order: after each run,
                 # this node's cells seen so far are the right side of the split just below that bin
                 right_n, right_sum, p, evaluated = 0, 0.0, off_base_ptr[f], 0

@@ -462,7 +462,7 @@ def grnboost2_fast(
     ``TF, target, importance`` for every positive importance; ``attrs['trees_per_target']``.
     """
     genes = list(adata.var_names)
-    tf_positions = [genes.index(tf) for tf in tfs]
+    tf_positions = adata.var_names.get_indexer(tfs)
     matrix = adata.X.tocsc() if sp.issparse(adata.X) else np.asarray(adata.X)
     tf_matrix = matrix[:, tf_positions]
     binned = bin_features(tf_matrix.toarray() if sp.issparse(tf_matrix) else tf_matrix)

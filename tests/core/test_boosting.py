@@ -6,9 +6,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.tree import DecisionTreeRegressor
 
 from gridapp.core.methods import infer
-from gridapp.core.methods.boosting import MAX_BINS, bin_features, grnboost2_fast
+from gridapp.core.methods.boosting import MAX_BINS, bin_features, boost_targets, grnboost2_fast
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import prepare
@@ -23,8 +24,27 @@ def test_binning_is_exact_up_to_max_bins_and_quantile_beyond():
     wide = bin_features(many)
     assert wide.bins.max() == MAX_BINS - 1 and np.all(np.diff(wide.bins[0][np.argsort(many[:, 0])].astype(int)) >= 0)
     sparse = bin_features(np.where(rng.random((300, 1)) < 0.8, 0.0, rng.random((300, 1))))
-    off = sparse.off_base_cells[sparse.off_base_ptr[0] : sparse.off_base_ptr[1]]
-    assert sparse.base[0] == 0 and np.all(sparse.bins[0, off] != 0) and np.sum(sparse.bins[0] != 0) == len(off)
+    unpacked = np.unpackbits(sparse.off_base.view(np.uint8), axis=1, bitorder="little")[:, :300].astype(bool)
+    assert sparse.base[0] == 0 and np.array_equal(unpacked[0], sparse.bins[0] != 0)
+
+
+def test_one_tree_on_all_features_is_scikit_learns_exact_tree():
+    """With every TF searched, no subsample and few distinct values, a tree's gains are an exact CART's."""
+    rng = np.random.default_rng(1)
+    n_cells = 400
+    # modes at the bottom, in the middle and at the top of the range: the base bin on either side of a split
+    modes = [0, 0, 4, 9, 9, 2]
+    tfs = np.column_stack(
+        [np.where(rng.random(n_cells) < 0.6, mode, rng.integers(0, 10, n_cells)) for mode in modes]
+    ).astype(np.float64)
+    y = np.sin(tfs[:, 2]) + 0.5 * (tfs[:, 3] < 5) + 0.3 * tfs[:, 0] + 0.1 * rng.normal(size=n_cells)
+    binned = bin_features(tfs)
+    importance, trees = boost_targets(
+        binned.arrays, y[:, None], np.array([0]), np.array([-1]), 0, max_features=1.0, max_trees=1, subsample=1.0
+    )
+    exact = DecisionTreeRegressor(max_depth=3).fit(tfs, y)
+    assert trees[0] == 1
+    np.testing.assert_allclose(importance[0], exact.feature_importances_, atol=1e-10)
 
 
 def _planted(seed: int = 0, n_tfs: int = 12) -> tuple[ad.AnnData, list[str]]:

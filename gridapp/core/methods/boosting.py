@@ -9,12 +9,13 @@ for a target = its total squared-error reduction over the trees, normalised to s
 of trees, as arboreto reports it.
 
 What makes it fast: the TF matrix is binned once (each distinct value its own bin, quantiles beyond
-``MAX_BINS``) and shared by all targets; a node's split search walks only the cells outside each
-TF's most common bin (zero expression for most TFs), pre-sorted by bin, or builds a histogram where
-that is cheaper; whole chunks of targets are boosted in one compiled call that releases the GIL;
-chunks run as Dask tasks. Each
-target draws its random numbers from its own stream (seed, target position), so results do not
-depend on chunking, workers or their order.
+``MAX_BINS``) and shared by all targets, with a bitset per TF of the cells outside its most common bin
+(zero expression, for most TFs). Tree nodes are bitsets of cells too, so a node's split search visits
+only the node's cells outside that bin (one AND per 64 cells finds them); the base bin gets what they
+leave of the node's total, and the filled bins are kept as a 64-bit mask, scanned in order. Whole
+chunks of targets are boosted in one compiled call that releases the GIL; chunks run as Dask tasks.
+Each target draws its random numbers from its own stream (seed, target position), so results do
+not depend on chunking, workers or their order.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 from distributed import Client
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from gridapp.core.methods.registry import ADJACENCY_COLUMNS, Method, register
 from gridapp.core.parallel import client_or_local
@@ -40,8 +42,8 @@ MAX_TREES = 5000
 WINDOW = 25
 MAX_DEPTH = 3
 MAX_BINS = 64
-#: histogram slots after the bins where the base bin's cells are summed in rotation
-SPARE = 8
+#: cells per bitset word
+WORD = 64
 #: targets per Dask task: small enough to balance two workers, large enough to amortise a task
 CHUNK = 32
 #: nodes of a depth-3 tree, breadth first (root, 2 children, 4 grandchildren, 8 leaves)
@@ -59,36 +61,30 @@ class BinnedFeatures:
         TFs × cells bin indices (uint8); bin order follows expression order.
     base
         Each TF's most common bin (zero expression, for most TFs).
-    off_base_ptr, off_base_cells, off_base_bins
-        For TF ``f``, the cells outside its base bin are ``off_base_cells[off_base_ptr[f]:off_base_ptr[f + 1]]``,
-        in decreasing bin order, and ``off_base_bins`` holds their bins.
-    run_ptr, run_end, run_bin
-        Those cells as runs of one bin: TF ``f``'s runs are ``run_ptr[f]:run_ptr[f + 1]``, run ``k`` holds
-        bin ``run_bin[k]`` and ends (exclusive) at position ``run_end[k]`` of ``off_base_cells``.
+    off_base
+        TFs × words bitsets (uint64): bit ``c % 64`` of word ``c // 64`` is set when cell ``c`` lies outside
+        the TF's base bin.
     """
 
     bins: np.ndarray
     base: np.ndarray
-    off_base_ptr: np.ndarray
-    off_base_cells: np.ndarray
-    off_base_bins: np.ndarray
-    run_ptr: np.ndarray
-    run_end: np.ndarray
-    run_bin: np.ndarray
+    off_base: np.ndarray
 
     @property
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The fields as one tuple, the form the compiled kernels take."""
-        return (
-            self.bins,
-            self.base,
-            self.off_base_ptr,
-            self.off_base_cells,
-            self.off_base_bins,
-            self.run_ptr,
-            self.run_end,
-            self.run_bin,
-        )
+        return self.bins, self.base, self.off_base
+
+
+def cell_bitsets(mask: np.ndarray) -> np.ndarray:
+    """Pack a rows × cells boolean mask into rows × words uint64 bitsets.
+
+    Cell ``c`` is bit ``c % 64`` of word ``c // 64``.
+    """
+    n_words = -(-mask.shape[1] // WORD)
+    padded = np.zeros((mask.shape[0], n_words * WORD), dtype=bool)
+    padded[:, : mask.shape[1]] = mask
+    return np.packbits(padded, axis=1, bitorder="little").view("<u8").astype(np.uint64)
 
 
 def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures:
@@ -108,18 +104,7 @@ def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures
             distinct = np.unique(np.quantile(distinct, np.linspace(0, 1, max_bins)))
         bins[j] = np.clip(np.searchsorted(distinct, values), 0, len(distinct) - 1)
     base = np.array([np.bincount(row).argmax() for row in bins], dtype=np.uint8)
-    off_base = bins != base[:, None]
-    off_base_ptr = np.concatenate([[0], np.cumsum(off_base.sum(axis=1))]).astype(np.int64)
-    features, cells = np.nonzero(off_base)
-    order = np.lexsort((cells, -bins[features, cells].astype(np.int64), features))  # per TF, bins decreasing
-    features, cells = features[order], cells[order]
-    cell_bins = bins[features, cells]
-    starts = np.flatnonzero(np.r_[True, (np.diff(cell_bins.astype(np.int64)) != 0) | (np.diff(features) != 0)])
-    run_ptr = np.searchsorted(starts, off_base_ptr).astype(np.int64)
-    run_end = np.r_[starts[1:], len(cells)].astype(np.int64)
-    return BinnedFeatures(
-        bins, base, off_base_ptr, cells.astype(np.int64), cell_bins, run_ptr, run_end, cell_bins[starts]
-    )
+    return BinnedFeatures(bins, base, cell_bitsets(bins != base[:, None]))
 
 
 @njit(cache=True, inline="always")
@@ -139,77 +124,72 @@ def _gain(left_sum, left_n, right_sum, right_n, inverse, parent):
     return left_sum * left_sum * inverse[left_n] + right_sum * right_sum * inverse[right_n] - parent
 
 
-@njit(cache=True, nogil=True)
-def _histogram(binned, f, base, node, start, n, total, rows, node_of, residual, node_residual, hist_sum, hist_cnt):
-    """Fill ``hist_sum`` / ``hist_cnt`` with feature ``f``'s bins over one node; return the occupied bin range.
+@njit(cache=True, inline="always")
+def _histogram(bins_f, off_base_f, node_bits, residual, hist_sum, hist_cnt):
+    """Add the residuals of the node's cells outside the feature's base bin to their bins' sums and counts.
 
-    Walks f's off-base cells when they are under half the node's (the base bin then gets what they
-    leave of the node's total), else the node's cells (base-bin cells rotate over SPARE slots, so
-    that the additions do not form one serial chain).
+    Returns the bitmask of bins filled, the residuals' sum and the number of cells.
     """
-    bins, _, off_base_ptr, off_base_cells, off_base_bins = binned[:5]
-    low, high = base, base
-    if 2 * (off_base_ptr[f + 1] - off_base_ptr[f]) < n:
-        others_sum, others_n = 0.0, 0
-        for p in range(off_base_ptr[f], off_base_ptr[f + 1]):
-            c = off_base_cells[p]
-            inside = node_of[c] == node
-            b = off_base_bins[p]
-            r = residual[c] if inside else 0.0
-            hist_sum[b] += r  # branch-free: another node's cell adds nothing
-            hist_cnt[b] += inside
+    occupied, others_sum, others_n = np.uint64(0), 0.0, 0
+    for w in range(len(node_bits)):
+        word = node_bits[w] & off_base_f[w]
+        while word:
+            c = w * WORD + trailing_zeros(word)
+            word &= word - np.uint64(1)
+            b = bins_f[c]
+            r = residual[c]
+            hist_sum[b] += r
+            hist_cnt[b] += 1
+            occupied |= np.uint64(1) << np.uint64(b)
             others_sum += r
-            others_n += inside
-            low, high = min(low, b if inside else base), max(high, b if inside else base)
-        hist_sum[base] = total - others_sum
-        hist_cnt[base] = n - others_n
-        return low, high
-    for k in range(n):
-        b = bins[f, rows[start + k]]
-        slot = b if b != base else MAX_BINS + (k & (SPARE - 1))
-        hist_sum[slot] += node_residual[k]
-        hist_cnt[slot] += 1
-        low, high = min(low, b), max(high, b)
-    for slot in range(MAX_BINS, MAX_BINS + SPARE):
-        hist_sum[base] += hist_sum[slot]
-        hist_cnt[base] += hist_cnt[slot]
-        hist_sum[slot], hist_cnt[slot] = 0.0, 0
-    return low, high
+            others_n += 1
+    return occupied, others_sum, others_n
+
+
+@njit(cache=True, inline="always")
+def _split(node, left, feature, threshold, binned, node_bits):
+    """Divide a node's cells between its children: bin <= ``threshold`` to ``left``, the others to ``left + 1``."""
+    bins, binned_base, off_base = binned
+    bins_f, off_base_f = bins[feature], off_base[feature]
+    base_left = binned_base[feature] <= threshold
+    for w in range(node_bits.shape[1]):
+        cells = node_bits[node, w]
+        word = cells & off_base_f[w]
+        moved = np.uint64(0)  # off-base cells bound for the side the base bin does not go to
+        while word:
+            lowest = word & (~word + np.uint64(1))
+            if (bins_f[w * WORD + trailing_zeros(word)] <= threshold) != base_left:
+                moved |= lowest
+            word ^= lowest
+        stay = cells & ~moved
+        if base_left:
+            node_bits[left, w], node_bits[left + 1, w] = stay, moved
+        else:
+            node_bits[left, w], node_bits[left + 1, w] = moved, stay
 
 
 @njit(cache=True, nogil=True)
-def _grow_tree(binned, n_in, features, n_draw, state, work, tree, importance):
-    """Grow one depth-3 least-squares tree on the residuals of the in-bag cells; add its squared-error
-    reductions to ``importance``.
+def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance):
+    """Grow one depth-3 least-squares tree on the residuals of the in-bag cells (``node_bits[0]``);
+    add its squared-error reductions to ``importance``.
 
-    ``work`` holds the target's in-bag cells ``rows[:n_in]``, ``node_of`` (0 for those cells, -1 for
-    the others; each cell's node as the tree grows), the residuals and scratch arrays.
-
-    ``tree`` rows: feature, threshold bin, left, right, value (a leaf when feature < 0). Returns the
-    number of nodes.
+    Nodes are numbered breadth first; ``node_bits[k]`` receives node k's cells. ``tree`` rows: feature,
+    threshold bin (left: bin <= threshold), left child (the right one follows), value (a leaf when
+    feature < 0). Returns the number of nodes.
     """
-    bins, binned_base, off_base_ptr, off_base_cells, _, run_ptr, run_end, run_bin = binned
-    rows, node_of, residual, hist_sum, hist_cnt, node_residual, starts, ends, depths, inverse = work
-    starts[0], ends[0], depths[0] = 0, n_in, 0
+    bins, binned_base, off_base = binned
+    hist_sum, hist_cnt, sizes, totals, depths, inverse = work
+    sizes[0], totals[0], depths[0] = n_in, total_in, 0
     n_nodes, node = 1, 0
     n_features = len(features)
     while node < n_nodes:
-        start, end = starts[node], ends[node]
-        n = end - start
-        total = 0.0
-        squares = 0.0
-        for k in range(n):
-            r = residual[rows[start + k]]
-            node_residual[k] = r
-            total += r
-            squares += r * r
-        mean = total / n
+        n, total = sizes[node], totals[node]
         tree[node, 0] = -1.0
-        tree[node, 4] = mean
-        if depths[node] >= MAX_DEPTH or n < 2 or squares / n - mean * mean <= EPSILON:
+        tree[node, 3] = total / n
+        if depths[node] >= MAX_DEPTH or n < 2:
             node += 1
             continue
-        best_gain, best_feature, best_bin = -1.0, -1, -1
+        best_gain, best_feature, best_threshold, best_n, best_sum = -1.0, -1, -1, 0, 0.0
         parent = total * total / n
         visited, informative, i = 0, 0, 0
         # draw features without replacement until n_draw were visited and one of them varies here
@@ -220,68 +200,40 @@ def _grow_tree(binned, n_in, features, n_draw, state, work, tree, importance):
             i += 1
             visited += 1
             base = binned_base[f]
-            varies = False
-            # measured: walking the node's own cells (histogram) is faster unless f's off-base cells
-            # are under half as many
-            if 2 * (off_base_ptr[f + 1] - off_base_ptr[f]) < n and base == 0:
-                # f's off-base cells come in runs of one bin, in decreasing bin order: after each run,
-                # this node's cells seen so far are the right side of the split just below that bin
-                right_n, right_sum, p, evaluated = 0, 0.0, off_base_ptr[f], 0
-                for k in range(run_ptr[f], run_ptr[f + 1]):
-                    while p < run_end[k]:  # branch-free: another node's cell adds nothing
-                        inside = node_of[off_base_cells[p]] == node
-                        right_n += inside
-                        right_sum += residual[off_base_cells[p]] if inside else 0.0
-                        p += 1
-                    if right_n != evaluated and right_n < n:  # the run had cells of this node
-                        evaluated = right_n
-                        varies = True
-                        gain = _gain(total - right_sum, n - right_n, right_sum, right_n, inverse, parent)
-                        if gain > best_gain:
-                            best_gain, best_feature, best_bin = gain, f, run_bin[k] - 1
-            else:
-                low, high = _histogram(
-                    binned, f, base, node, start, n, total, rows, node_of, residual, node_residual, hist_sum, hist_cnt
-                )
-                left_n, left_sum = 0, 0.0
-                for b in range(low, high):
-                    if hist_cnt[b] == 0:
-                        continue
-                    left_n += hist_cnt[b]
-                    left_sum += hist_sum[b]
-                    if left_n == n:
-                        break
-                    varies = True
+            occupied, others_sum, others_n = _histogram(
+                bins[f], off_base[f], node_bits[node], residual, hist_sum, hist_cnt
+            )
+            if others_n < n:  # the base bin holds the rest of the node
+                hist_sum[base] = total - others_sum
+                hist_cnt[base] = n - others_n
+                occupied |= np.uint64(1) << np.uint64(base)
+            if occupied & (occupied - np.uint64(1)):
+                informative += 1
+            # scan the filled bins in order (clearing them); a split lies between two consecutive ones
+            left_n, left_sum, previous = 0, 0.0, -1
+            while occupied:
+                b = trailing_zeros(occupied)
+                occupied &= occupied - np.uint64(1)
+                if previous >= 0:
                     gain = _gain(left_sum, left_n, total - left_sum, n - left_n, inverse, parent)
                     if gain > best_gain:
-                        best_gain, best_feature, best_bin = gain, f, b
-                for b in range(low, high + 1):
-                    hist_sum[b] = 0.0
-                    hist_cnt[b] = 0
-            if varies:
-                informative += 1
-        if best_feature < 0:
+                        best_gain, best_feature, best_threshold = gain, f, (previous + b) // 2
+                        best_n, best_sum = left_n, left_sum
+                left_n += hist_cnt[b]
+                left_sum += hist_sum[b]
+                hist_sum[b], hist_cnt[b] = 0.0, 0
+                previous = b
+        # a node whose residuals are all equal stays a leaf: no split gains more than rounding error
+        if best_feature < 0 or best_gain <= EPSILON * (n + 8.0 * parent):
             node += 1
             continue
-        # partition rows[start:end] into bin <= best_bin (left) and the rest (right)
-        lo, hi = start, end - 1
-        while lo <= hi:
-            if bins[best_feature, rows[lo]] <= best_bin:
-                lo += 1
-            else:
-                rows[lo], rows[hi] = rows[hi], rows[lo]
-                hi -= 1
-        for k in range(start, lo):
-            node_of[rows[k]] = n_nodes
-        for k in range(lo, end):
-            node_of[rows[k]] = n_nodes + 1
+        _split(node, n_nodes, best_feature, best_threshold, binned, node_bits)
         tree[node, 0] = best_feature
-        tree[node, 1] = best_bin
+        tree[node, 1] = best_threshold
         tree[node, 2] = n_nodes
-        tree[node, 3] = n_nodes + 1
         importance[best_feature] += best_gain
-        for child_start, child_end in ((start, lo), (lo, end)):
-            starts[n_nodes], ends[n_nodes], depths[n_nodes] = child_start, child_end, depths[node] + 1
+        for child_n, child_sum in ((best_n, best_sum), (n - best_n, total - best_sum)):
+            sizes[n_nodes], totals[n_nodes], depths[n_nodes] = child_n, child_sum, depths[node] + 1
             n_nodes += 1
         node += 1
     return n_nodes
@@ -300,25 +252,20 @@ def _boost_target(binned, y, features, n_draw, state, settings):
     prediction = np.full(n_cells, y.mean())
     residual = np.empty(n_cells)
     in_bag = np.empty(n_cells, dtype=np.bool_)
-    node_of = np.empty(n_cells, dtype=np.int64)
-    rows = np.empty(n_in, dtype=np.int64)
-    # scratch of _grow_tree: histogram sums and counts (kept zeroed), node residuals, node extents,
-    # and 1 / k for every node size k (a split scan multiplies instead of dividing)
+    node_bits = np.zeros((MAX_NODES, binned[2].shape[1]), dtype=np.uint64)
+    # scratch of _grow_tree: histogram sums and counts (kept zeroed), node sizes, residual sums and
+    # depths, and 1 / k for every node size k (a split scan multiplies instead of dividing)
     inverse = np.zeros(n_in + 1)
     inverse[1:] = 1.0 / np.arange(1, n_in + 1)
     work = (
-        rows,
-        node_of,
-        residual,
-        np.zeros(MAX_BINS + SPARE),
-        np.zeros(MAX_BINS + SPARE, dtype=np.int64),
-        np.empty(n_in),
+        np.zeros(MAX_BINS),
+        np.zeros(MAX_BINS, dtype=np.int64),
         np.empty(MAX_NODES, dtype=np.int64),
-        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES),
         np.empty(MAX_NODES, dtype=np.int64),
         inverse,
     )
-    tree = np.empty((MAX_NODES, 5))
+    tree = np.empty((MAX_NODES, 4))
     tree_importance = np.zeros(bins.shape[0])
     importance = np.zeros(bins.shape[0])
     improvements = np.zeros(window)  # the last ``window`` out-of-bag improvements, as a ring
@@ -330,29 +277,28 @@ def _boost_target(binned, y, features, n_draw, state, settings):
         for j in range(n_in, n_cells):
             out = int(_next(state) * (j + 1))
             in_bag[j if not in_bag[out] else out] = False
-        chosen = 0
+        root = node_bits[0]
+        root[:] = 0
+        old_oob, total_in = 0.0, 0.0
         for c in range(n_cells):
-            node_of[c] = 0 if in_bag[c] else -1
-            if in_bag[c]:
-                rows[chosen] = c
-                chosen += 1
-        old_oob = 0.0
-        for c in range(n_cells):
-            residual[c] = y[c] - prediction[c]
-            if not in_bag[c]:
-                old_oob += residual[c] * residual[c]
+            r = y[c] - prediction[c]
+            residual[c] = r
+            inside = in_bag[c]
+            root[c // WORD] |= np.uint64(inside) << np.uint64(c % WORD)
+            total_in += r if inside else 0.0
+            old_oob += 0.0 if inside else r * r
         tree_importance[:] = 0.0
-        n_nodes = _grow_tree(binned, n_in, features, n_draw, state, work, tree, tree_importance)
+        n_nodes = _grow_tree(
+            binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, tree_importance
+        )
         if n_nodes > 1:
             importance += tree_importance
         new_oob = 0.0
         for c in range(n_cells):
-            node = node_of[c]  # in-bag cells know their leaf; out-of-bag ones descend the tree
-            if node < 0:
-                node = 0
-                while tree[node, 0] >= 0:
-                    node = int(tree[node, 2] if bins[int(tree[node, 0]), c] <= tree[node, 1] else tree[node, 3])
-            prediction[c] += learning_rate * tree[node, 4]
+            node = 0
+            while tree[node, 0] >= 0:
+                node = int(tree[node, 2]) + (bins[int(tree[node, 0]), c] > tree[node, 1])
+            prediction[c] += learning_rate * tree[node, 3]
             if not in_bag[c]:
                 error = y[c] - prediction[c]
                 new_oob += error * error

@@ -22,7 +22,7 @@ import pandas as pd
 from gridapp.core.beeline import read_beeline
 from gridapp.core.methods import infer
 from gridapp.core.methods.boosting import warm_up
-from gridapp.core.metrics import auroc_auprc
+from gridapp.core.metrics import score_network
 from gridapp.core.parallel import dask_client
 from gridapp.core.priors import read_prior
 from gridapp.jobs.params import RunParams
@@ -79,12 +79,12 @@ def main() -> None:
             started = time.perf_counter()
             runs[name] = infer(adata, tfs, method=method, seed=seed, client=client)
             seconds[name] = time.perf_counter() - started
-            scores = auroc_auprc(runs[name], truth, tfs=tfs, genes=list(adata.var_names))
+            scores = score_network(runs[name], truth, tfs=tfs, genes=list(adata.var_names))
             runs[name].attrs["auprc"] = scores["auprc"]
             print(
                 f"{name:16s} {seconds[name]:8.2f} s  {runs[name].attrs['trees_per_target']:6.1f} trees/target  "
                 f"{len(runs[name]):8d} edges  AUROC {scores['auroc']:.4f}  AUPRC {scores['auprc']:.4f} "
-                f"(random {scores['random_auprc']:.4f})"
+                f"(random {scores['random_precision']:.4f})"
             )
 
     arboreto_s = (seconds["arboreto seed 0"] + seconds["arboreto seed 1"]) / 2

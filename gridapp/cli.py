@@ -1,4 +1,4 @@
-"""``python -m gridapp run ...``: the pipeline, headless, with a progress line per step."""
+"""``python -m gridapp run|bench ...``: the pipeline on a subset, or methods scored on BEELINE, headless."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.core.parallel import dask_client
+from gridapp.figures.benchmark import curves_figure
+from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_benchmark, write_benchmark
 from gridapp.jobs.params import TF_LISTS, RunParams
 from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
 
@@ -24,7 +27,7 @@ BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``gridapp`` argument parser (sub-command ``run``)."""
+    """The ``gridapp`` argument parser (sub-commands ``run`` and ``bench``)."""
     parser = argparse.ArgumentParser(prog="python -m gridapp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="infer a GRN, regulons and AUCell activity for a cell subset")
@@ -59,6 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
     run_parser.add_argument("--cache-dir", help="where converted motif databases are kept")
     run_parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
+    bench_parser = commands.add_parser("bench", help="score inference methods on BEELINE benchmark sets")
+    bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHODS)}")
+    bench_parser.add_argument(
+        "--datasets", type=_csv, default=("all",), help="BEELINE set ids (mDC-500-Specific) or all"
+    )
+    bench_parser.add_argument(
+        "--split", choices=SPLITS, default="full", help="score all candidate pairs or the test split"
+    )
+    bench_parser.add_argument("--seeds", type=int, default=1, help="seeds per seeded method")
+    bench_parser.add_argument("--beeline-root", default=str(DEFAULT_ROOT), help="BEELINE folder (shared/data/beeline)")
+    bench_parser.add_argument("--out", required=True, help="output folder")
+    bench_parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
+    bench_parser.add_argument("--cache-dir", help="where networks are kept between runs")
+    bench_parser.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
+    bench_parser.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
+    bench_parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     return parser
 
 
@@ -132,14 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("pyscenic", "distributed", "arboreto"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        params = params_from_args(args)
-        out = prepare_out_dir(args.out, overwrite=args.overwrite)
-        cache_dir = Path(args.cache_dir or Path(tempfile.gettempdir()) / "gridapp-cache")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _progress_bar() as progress:
-            result = run(params, client=client, cache_dir=cache_dir, progress=progress)
-        write_outputs(result, out, cell_type_key=params.cell_type_key)
+        report = {"run": _run, "bench": _bench}[args.command](args)
     except GridappError as err:
         print(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
         return 2
@@ -153,8 +165,59 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"internal error: {type(err).__name__}: {err}\n  hint: rerun with --debug and report it.", file=sys.stderr
         )
         return 1
-    _print_summary(result.summary, out, time.perf_counter() - started)
+    report()
     return 0
+
+
+def _cache_dir(args: argparse.Namespace) -> Path:
+    cache_dir = Path(args.cache_dir or Path(tempfile.gettempdir()) / "gridapp-cache")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir
+
+
+def _run(args: argparse.Namespace) -> Callable[[], None]:
+    """``run``: the pipeline on one subset; returns what prints its summary."""
+    params = params_from_args(args)
+    out = prepare_out_dir(args.out, overwrite=args.overwrite)
+    started = time.perf_counter()
+    with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _progress_bar() as progress:
+        result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress)
+    write_outputs(result, out, cell_type_key=params.cell_type_key)
+    seconds = time.perf_counter() - started
+    return lambda: _print_summary(result.summary, out, seconds)
+
+
+def _bench(args: argparse.Namespace) -> Callable[[], None]:
+    """``bench``: methods × BEELINE sets; returns what prints the summary tables."""
+    spec = BenchSpec(
+        methods=args.methods, datasets=args.datasets, split=args.split, seeds=args.seeds, root=args.beeline_root
+    )
+    dataset_ids = spec.dataset_ids()  # unknown ids fail here, before any work
+    out = prepare_out_dir(args.out, overwrite=args.overwrite)
+    with (
+        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        tqdm(
+            total=len(dataset_ids), unit="run", file=sys.stderr, bar_format=BAR_FORMAT.replace("steps", "runs")
+        ) as bar,
+    ):
+
+        def advance(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.set_description_str(label)
+            bar.update(done - bar.n)
+
+        result = run_benchmark(spec, client=client, cache_dir=_cache_dir(args), progress=advance)
+    written = write_benchmark(result, out, curves_figure)
+
+    def report() -> None:
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.precision", 3):
+            for metric in ("auroc", "auprc_ratio", "early_precision_ratio"):
+                print(f"\n{metric} (mean over seeds)\n{result.summary(metric)}")
+        seconds = result.scores.groupby(["method"])["seconds"].sum() / len(METRICS)
+        print("\ninference seconds per method:", ", ".join(f"{m} {s:.1f}" for m, s in seconds.items()))
+        print(f"outputs in {out} ({len(written)} files)")
+
+    return report
 
 
 def _print_summary(summary: dict, out: Path, seconds: float) -> None:

@@ -62,6 +62,7 @@ register(
         citation="Moerman et al. 2019, Bioinformatics 35:2159",
         supervised=False,
         infer=grnboost2,
+        parameters={**SGBM_KWARGS, "early_stop_window_length": EARLY_STOP_WINDOW_LENGTH},
     )
 )
 register(
@@ -71,5 +72,6 @@ register(
         citation="Huynh-Thu et al. 2010, PLoS ONE 5:e12776",
         supervised=False,
         infer=genie3,
+        parameters=dict(RF_KWARGS),
     )
 )

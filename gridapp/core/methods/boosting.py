@@ -454,5 +454,14 @@ register(
         citation="Moerman et al. 2019, Bioinformatics 35:2159 (model); gridapp (histogram engine)",
         supervised=False,
         infer=grnboost2_fast,
+        parameters={
+            "learning_rate": LEARNING_RATE,
+            "subsample": SUBSAMPLE,
+            "max_features": MAX_FEATURES,
+            "max_depth": MAX_DEPTH,
+            "n_estimators": MAX_TREES,
+            "early_stop_window_length": WINDOW,
+            "max_bins": MAX_BINS,
+        },
     )
 )

@@ -8,7 +8,7 @@ where adjacencies is a DataFrame with columns ``TF``, ``target``, ``importance``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anndata as ad
 import pandas as pd
@@ -24,13 +24,31 @@ DEFAULT_METHOD = "grnboost2-fast"
 
 @dataclass(frozen=True)
 class Method:
-    """A registered inference method and what a user needs to know about it."""
+    """A registered inference method and what a user needs to know about it.
+
+    Attributes
+    ----------
+    id
+        What the CLI, the cache keys and the dashboard call it.
+    name, citation
+        For people: shown in the method menu and the benchmark tables.
+    supervised
+        Trained on known pairs (scored on a held-out split only).
+    infer
+        ``infer(adata, tfs, *, seed, client) -> DataFrame[TF, target, importance]``.
+    seeded
+        The seed changes the result (a benchmark runs unseeded methods once).
+    parameters
+        Hyper-parameters the method runs with, as published or chosen here.
+    """
 
     id: str
     name: str
     citation: str
     supervised: bool
     infer: InferFunction
+    seeded: bool = True
+    parameters: dict = field(default_factory=dict)
 
 
 METHODS: dict[str, Method] = {}

@@ -1,0 +1,256 @@
+"""Benchmark runs: inference methods × BEELINE sets × seeds, scored by :mod:`gridapp.core.metrics`.
+
+One call runs every method on every set (networks cached on disk by content, so a repeated
+benchmark only re-scores), scores each network against the set's ground truth, over all candidate
+pairs (``split="full"``) or over the pairs of the set's test split only (``split="test"``, the pairs
+supervised methods are scored on), and returns a tidy table and the ROC / PR curves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from distributed import Client
+
+from gridapp import __version__
+from gridapp.core import beeline, metrics
+from gridapp.core.errors import GridappError
+from gridapp.core.methods import get_method, infer
+from gridapp.jobs.params import file_fingerprint
+
+#: BEELINE data beside the checkout (``../shared/data/beeline``), unless GRIDAPP_BEELINE says otherwise
+DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
+SPLITS = ("full", "test")
+#: columns of the tidy score table
+SCORE_COLUMNS = ["method", "dataset", "ground_truth", "gene_set", "split", "seed", "metric", "value", "seconds"]
+#: metrics reported per network (see gridapp.core.metrics)
+METRICS = ("auroc", "auprc", "auprc_ratio", "early_precision", "early_precision_ratio", "average_precision")
+
+#: ``progress(done, total, label)``
+BenchProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """What to benchmark.
+
+    Attributes
+    ----------
+    methods
+        Registered method ids.
+    datasets
+        BEELINE set ids (``all`` expands to every set with expression).
+    split
+        ``full`` (every candidate pair) or ``test`` (the set's test split).
+    seeds
+        Seeds 0 .. seeds−1 for seeded methods; unseeded methods run once.
+    root
+        The BEELINE folder.
+    """
+
+    methods: tuple[str, ...]
+    datasets: tuple[str, ...]
+    split: str = "full"
+    seeds: int = 1
+    root: str = str(DEFAULT_ROOT)
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise GridappError(f"Unknown split {self.split!r}.", f"Choose one of: {', '.join(SPLITS)}.")
+        if self.seeds < 1:
+            raise GridappError("--seeds must be at least 1.")
+        if not Path(self.root, "networks").is_dir():
+            raise GridappError(
+                f"No BEELINE data under {self.root}.",
+                "Point GRIDAPP_BEELINE (or --beeline-root) at shared/data/beeline.",
+            )
+        for method_id in self.methods:
+            if get_method(method_id).supervised and self.split == "full":
+                raise GridappError(
+                    f"{method_id} is trained on known pairs; it can only be scored on held-out ones.",
+                    "Use --split test.",
+                )
+
+    def dataset_ids(self) -> list[str]:
+        """The set ids, ``all`` expanded."""
+        return beeline.resolve_ids(self.root, ",".join(self.datasets))
+
+    def key(self) -> str:
+        """Content address of this benchmark's result (sets, methods and their parameters, code version)."""
+        payload = {
+            "datasets": self.dataset_ids(),
+            "methods": {m: get_method(m).parameters for m in self.methods},
+            "split": self.split,
+            "seeds": self.seeds,
+            "version": __version__,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+@dataclass
+class BenchResult:
+    """Tidy scores and, per (method, dataset id, seed), the ROC and PR curves."""
+
+    scores: pd.DataFrame
+    curves: dict[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=dict)
+
+    def summary(self, metric: str = "auprc_ratio") -> pd.DataFrame:
+        """Method × dataset table of one metric, averaged over seeds."""
+        chosen = self.scores[self.scores["metric"] == metric]
+        ids = chosen["dataset"] + "-" + chosen["gene_set"].str.removeprefix("TFs+") + "-" + chosen["ground_truth"]
+        return chosen.assign(id=ids).pivot_table(index="method", columns="id", values="value", aggfunc="mean")
+
+
+def save_result(result: BenchResult, folder: str | Path) -> Path:
+    """Write ``scores.csv`` and ``curves.parquet`` (long: method, dataset_id, seed, curve, x, y) to ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    result.scores.to_csv(folder / "scores.csv", index=False)
+    frames = [
+        pd.DataFrame({"method": method, "dataset_id": dataset_id, "seed": seed, "curve": name, "x": x, "y": y})
+        for (method, dataset_id, seed), (roc, pr) in result.curves.items()
+        for name, x, y in (("roc", roc["fpr"], roc["tpr"]), ("pr", pr["recall"], pr["precision"]))
+    ]
+    pd.concat(frames, ignore_index=True).to_parquet(folder / "curves.parquet")
+    return folder
+
+
+def load_result(folder: str | Path) -> BenchResult:
+    """A :class:`BenchResult` written by :func:`save_result`."""
+    folder = Path(folder)
+    curves: dict[tuple[str, str, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for (method, dataset_id, seed), group in pd.read_parquet(folder / "curves.parquet").groupby(
+        ["method", "dataset_id", "seed"], sort=False
+    ):
+        roc, pr = (group[group["curve"] == name] for name in ("roc", "pr"))
+        curves[(method, dataset_id, int(seed))] = (
+            pd.DataFrame({"fpr": roc["x"].to_numpy(), "tpr": roc["y"].to_numpy()}),
+            pd.DataFrame({"recall": pr["x"].to_numpy(), "precision": pr["y"].to_numpy()}),
+        )
+    return BenchResult(pd.read_csv(folder / "scores.csv"), curves)
+
+
+def _network_key(expression: Path, method: str, seed: int) -> str:
+    payload = {
+        "expression": file_fingerprint(expression),
+        "method": method,
+        "parameters": get_method(method).parameters,
+        "seed": seed,
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _network(
+    spec: BenchSpec, data: tuple, dataset_id: str, method: str, seed: int, client: Client | None, store: Path | None
+) -> tuple[pd.DataFrame, float]:
+    """The method's network on a set (``data`` = what read_beeline returned) and the seconds it took."""
+    adata, tfs, _ = data
+    path = None
+    if store is not None:
+        key = _network_key(beeline.expression_path(spec.root, dataset_id), method, seed)
+        path = store / f"{key}-{dataset_id}.parquet"
+        if path.is_file():
+            stored = pd.read_parquet(path)
+            return stored, float(stored.attrs.get("seconds", 0.0))
+    started = time.perf_counter()
+    network = infer(adata, tfs, method=method, seed=seed, client=client)
+    seconds = time.perf_counter() - started
+    if path is not None:
+        network.attrs["seconds"] = seconds
+        scratch = path.with_name(f".{uuid.uuid4().hex}.parquet")
+        network.to_parquet(scratch)
+        scratch.replace(path)
+    return network, seconds
+
+
+def run_benchmark(
+    spec: BenchSpec,
+    *,
+    client: Client | None = None,
+    cache_dir: str | Path | None = None,
+    progress: BenchProgress | None = None,
+) -> BenchResult:
+    """Run, score and tabulate every (method, set, seed) of ``spec``.
+
+    Parameters
+    ----------
+    spec
+        Methods, sets, split and seeds.
+    client
+        Dask client for the methods' parallel parts.
+    cache_dir
+        Where networks are kept between runs (by expression content, method, parameters, seed and
+        code version); ``None`` recomputes.
+    progress
+        Called before each network with (done, total, "method on set, seed").
+
+    Returns
+    -------
+    :class:`BenchResult`; ``seconds`` is the inference time (as first computed, for cached networks).
+    """
+    store = Path(cache_dir) / "bench" if cache_dir is not None else None
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+    runs = [(method, seed) for method in spec.methods for seed in range(spec.seeds if get_method(method).seeded else 1)]
+    dataset_ids = spec.dataset_ids()
+    total = len(runs) * len(dataset_ids)
+    rows, curves = [], {}
+    for position, dataset_id in enumerate(dataset_ids):
+        data = beeline.read_beeline(spec.root, dataset_id)
+        adata, tfs, truth = data
+        pairs = beeline.read_split(spec.root, dataset_id) if spec.split == "test" else None
+        cell, size, ground_truth = beeline.parse_id(dataset_id)
+        for done, (method, seed) in enumerate(runs, start=position * len(runs)):
+            if progress is not None:
+                progress(done, total, f"{method} on {dataset_id}, seed {seed}")
+            network, seconds = _network(spec, data, dataset_id, method, seed, client, store)
+            table = metrics.candidate_scores(network, truth, tfs=tfs, genes=list(adata.var_names), pairs=pairs)
+            scores = metrics.score_candidates(table)
+            curves[(method, dataset_id, seed)] = metrics.curves(table)
+            rows.extend(
+                (method, cell, ground_truth, f"TFs+{size}", spec.split, seed, metric, scores[metric], seconds)
+                for metric in METRICS
+            )
+    if progress is not None:
+        progress(total, total, "done")
+    return BenchResult(pd.DataFrame(rows, columns=SCORE_COLUMNS), curves)
+
+
+def write_benchmark(result: BenchResult, out: str | Path, figure: Callable[..., object]) -> list[Path]:
+    """:func:`save_result`, ``methods.csv`` and, per set, ``curves_<set>.html`` (ROC and PR of every method).
+
+    ``figure(curves, title)`` draws one set's curves (``gridapp.figures.benchmark.curves_figure``).
+    """
+    out = save_result(result, out)
+    methods_table(list(dict.fromkeys(result.scores["method"]))).to_csv(out / "methods.csv", index=False)
+    written = [out / "scores.csv", out / "curves.parquet", out / "methods.csv"]
+    for dataset_id in dict.fromkeys(key[1] for key in result.curves):
+        chosen = {(method, seed): value for (method, ds, seed), value in result.curves.items() if ds == dataset_id}
+        path = out / f"curves_{dataset_id}.html"
+        figure(chosen, dataset_id).write_html(path, include_plotlyjs="directory")
+        written.append(path)
+    return written
+
+
+def methods_table(method_ids: Sequence[str]) -> pd.DataFrame:
+    """Name, citation, supervision and parameters of the given methods (for reports)."""
+    rows = [
+        {
+            "method": m.id,
+            "name": m.name,
+            "citation": m.citation,
+            "supervised": m.supervised,
+            "parameters": json.dumps(m.parameters, default=str),
+        }
+        for m in map(get_method, method_ids)
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,66 @@
+"""Benchmark runner and ``python -m gridapp bench``: tidy scores, splits, cached networks, bad input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gridapp.cli import main
+from gridapp.core.errors import GridappError
+from gridapp.jobs.bench import SCORE_COLUMNS, BenchSpec, run_benchmark
+from tests.conftest import shared
+
+
+def test_scores_are_tidy_and_the_test_split_scores_only_its_pairs(tmp_path):
+    root = str(shared("beeline"))
+    full = run_benchmark(BenchSpec(("pearson", "spearman"), ("mDC-500-Specific",), root=root), cache_dir=tmp_path)
+    test = run_benchmark(BenchSpec(("pearson",), ("mDC-500-Specific",), split="test", root=root), cache_dir=tmp_path)
+    assert list(full.scores.columns) == SCORE_COLUMNS
+    row = full.scores.iloc[0]
+    assert (row["dataset"], row["ground_truth"], row["gene_set"], row["split"]) == (
+        "mDC",
+        "Specific",
+        "TFs+500",
+        "full",
+    )
+    auroc = full.scores.query("metric == 'auroc'").set_index("method")["value"]
+    assert set(auroc.index) == {"pearson", "spearman"} and auroc.between(0.3, 0.8).all()
+    assert set(test.scores["split"]) == {"test"}
+    assert test.summary("auroc").loc["pearson", "mDC-500-Specific"] != auroc["pearson"]  # other pairs, other score
+    roc, pr = full.curves[("pearson", "mDC-500-Specific", 0)]
+    assert roc["fpr"].is_monotonic_increasing and len(pr) <= 1000
+
+
+def test_a_second_benchmark_reads_its_networks_from_the_cache(tmp_path):
+    spec = BenchSpec(("mi",), ("mDC-500-Specific",), root=str(shared("beeline")))
+    first = run_benchmark(spec, cache_dir=tmp_path)
+    stored = list((tmp_path / "bench").glob("*.parquet"))
+    again = run_benchmark(spec, cache_dir=tmp_path)
+    assert len(stored) == 1 and stored[0].name.endswith("-mDC-500-Specific.parquet")
+    pd.testing.assert_frame_equal(first.scores, again.scores)  # seconds too: the network was not recomputed
+
+
+def test_bad_specs_are_refused_before_any_work(tmp_path):
+    root = str(shared("beeline"))
+    with pytest.raises(GridappError, match="Unknown method"):
+        BenchSpec(("nope",), ("all",), root=root)
+    with pytest.raises(GridappError, match="Unknown split"):
+        BenchSpec(("pearson",), ("all",), split="train", root=root)
+    with pytest.raises(GridappError, match="No BEELINE data"):
+        BenchSpec(("pearson",), ("all",), root=str(tmp_path))
+
+
+def test_cli_writes_scores_curves_and_methods_and_explains_bad_ids(tmp_path, capsys):
+    root = str(shared("beeline"))
+    out = tmp_path / "bench"
+    args = ["bench", "--methods", "pearson,mi", "--datasets", "mESC-500-Lofgof", "--beeline-root", root]
+    assert main([*args, "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "auprc_ratio" in printed and "mESC-500-Lofgof" in printed
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores["method"]) == {"pearson", "mi"} and (out / "curves_mESC-500-Lofgof.html").is_file()
+    assert "Pratapa" in (out / "methods.csv").read_text()
+    assert (
+        main([*args[:3], "--datasets", "hESC-500-Specific", "--beeline-root", root, "--out", str(tmp_path / "x")]) == 2
+    )
+    assert "no expression matrix for hESC" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Start the gridapp dashboard: ``python app.py [--host H] [--port P] [--data-root DIR ...] [--cache-dir DIR]``.
 
-``gunicorn app:server`` serves the same app (configured by GRIDAPP_DATA_ROOTS, GRIDAPP_CACHE_DIR).
+``gunicorn app:server`` serves the same app (configured by GRIDAPP_DATA_ROOTS, GRIDAPP_CACHE_DIR,
+GRIDAPP_BEELINE).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import os
 
 from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
+from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.params import DATA_DIR
 
 
@@ -24,6 +26,9 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--cache-dir", default=os.environ.get("GRIDAPP_CACHE_DIR", DEFAULT_CACHE_DIR))
     parser.add_argument("--dask-scheduler", default=os.environ.get("GRIDAPP_DASK_SCHEDULER"))
+    parser.add_argument(
+        "--beeline-root", default=DEFAULT_ROOT, help="BEELINE benchmark folder (default: GRIDAPP_BEELINE or ../shared)"
+    )
     parser.add_argument("--max-upload-mb", type=int, default=int(os.environ.get("GRIDAPP_MAX_UPLOAD_MB", 500)))
     args, _ = parser.parse_known_args(argv)
     env_roots = [r for r in os.environ.get("GRIDAPP_DATA_ROOTS", "").split(os.pathsep) if r]
@@ -37,6 +42,7 @@ app = create_app(
     cache_dir=SETTINGS.cache_dir,
     max_upload_mb=SETTINGS.max_upload_mb,
     dask_scheduler=SETTINGS.dask_scheduler,
+    beeline_root=SETTINGS.beeline_root,
 )
 server = app.server
 

@@ -38,7 +38,7 @@ def synthetic_counts(folder: Path, n_cells: int, n_genes: int, n_tfs: int, seed:
     weights = sp.csr_matrix(
         (rng.uniform(0.2, 1.0, len(links)), (links["tf"], links["target"])), shape=(n_tfs, n_genes - n_tfs)
     )
-    rate = np.hstack([tf_activity, np.asarray(sp.csr_matrix(tf_activity) @ weights) + 0.05]) * 0.4
+    rate = np.hstack([tf_activity, (weights.T @ tf_activity.T).T + 0.05]) * 0.4
     counts = sp.csr_matrix(rng.negative_binomial(2, 2 / (2 + rate)).astype(np.float32))
     names = [f"TF{i}" for i in range(n_tfs)] + [f"GENE{i}" for i in range(n_genes - n_tfs)]
     obs = pd.DataFrame(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,15 +20,19 @@ from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.methods import DEFAULT_METHOD
+from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold, score_candidates
 from gridapp.core.network import annotate_edges, select_edges
+from gridapp.core.parallel import dask_client
 from gridapp.core.priors import read_prior
 from gridapp.core.summaries import with_selection
 from gridapp.figures.auc import auc_distribution, genes_detected
+from gridapp.figures.benchmark import curves_figure
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
 from gridapp.figures.importance import importance_bins, importance_histogram
 from gridapp.figures.network import network_elements
+from gridapp.jobs.bench import BenchProgress, BenchResult, BenchSpec, load_result, run_benchmark, save_result
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, obs_table, within_roots
 from gridapp.jobs.params import RunParams
@@ -56,6 +62,8 @@ FORM_FIELDS = (
 #: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 PREVIEW_LOCK = threading.Lock()
+#: stored results are named by a 32-hex-digit content key
+RESULT_KEY = re.compile(r"[0-9a-f]{32}")
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
 
@@ -69,6 +77,8 @@ class AppConfig:
     upload_dir: Path
     max_upload_mb: int = 500
     dask_scheduler: str | None = None
+    beeline_root: Path | None = None
+    bench_dir: Path | None = None
 
 
 def run_options(cache: ResultCache) -> list[dict]:
@@ -189,11 +199,8 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("runs", "options"),
         Input("launch", "n_clicks"),
         *[State(field, "value") for field in FORM_FIELDS],
-        background=True,
-        running=[(Output("launch", "disabled"), True, False), (Output("cancel", "disabled"), False, True)],
-        cancel=[Input("cancel", "n_clicks")],
         progress=[Output("progress", "value"), Output("status", "children")],
-        prevent_initial_call=True,
+        **background_job("launch", "cancel"),
     )
     def launch_run(set_progress, _, *values):
         try:
@@ -208,14 +215,7 @@ def register(app: Dash, config: AppConfig) -> None:
             return no_update, f"Run failed: {err}", no_update
         return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(cache)
 
-    @app.callback(
-        Output("status", "children", allow_duplicate=True),
-        Output("progress", "value", allow_duplicate=True),
-        Input("cancel", "n_clicks"),
-        prevent_initial_call=True,
-    )
-    def report_cancel(_):
-        return "Cancelled: nothing was stored; earlier results are unchanged.", "0"
+    report_cancel(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
 
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
@@ -285,15 +285,21 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("network", "elements"),
         Output("edge-count", "children"),
         Output("network-info", "children"),
+        Output("prior-score", "children"),
         Input("result-key", "data"),
         Input("threshold", "value"),
         Input("top-n", "value"),
         Input("regulon", "value"),
         Input("hops", "value"),
         Input("occurrence", "value"),
+        Input("score-prior", "value"),
     )
-    def update_network(key, log_threshold, top_n, regulon, hops, occurrence):
-        return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)
+    def update_network(key, log_threshold, top_n, regulon, hops, occurrence, score_prior):
+        try:
+            prior = str(within_roots(score_prior, _roots(config))) if score_prior else None
+        except GridappError as err:
+            return *network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)[:4], str(err)
+        return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
 
     @app.callback(
         Output("regulon", "value", allow_duplicate=True),
@@ -355,6 +361,81 @@ def register(app: Dash, config: AppConfig) -> None:
     def update_summaries(key, kind, dots, selected):
         return summary_outputs(cache, key, kind, dots, selected)
 
+    @app.callback(Output("explore-page", "hidden"), Output("benchmark-page", "hidden"), Input("page", "value"))
+    def switch_page(page):
+        return page != "Explore", page != "Benchmark"
+
+    @app.callback(
+        Output("bench-key", "data"),
+        Output("bench-status", "children"),
+        Input("bench-run", "n_clicks"),
+        State("bench-methods", "value"),
+        State("bench-datasets", "value"),
+        State("bench-split", "value"),
+        State("bench-seeds", "value"),
+        **background_job("bench-run", "bench-cancel"),
+        progress=[
+            Output("bench-progress", "value"),
+            Output("bench-progress", "max"),
+            Output("bench-status", "children"),
+        ],
+    )
+    def run_bench(set_progress, _, methods, datasets, split, seeds):
+        try:
+            key = benchmark_outputs(
+                config,
+                bench_spec(config, methods, datasets, split, seeds),
+                lambda done, total, label: set_progress((str(done), str(total), f"{done}/{total}: {label} …")),
+            )
+        except GridappError as err:
+            return no_update, f"Benchmark failed: {err}"
+        return key, "Done: scores below (networks are cached, so a rerun only re-scores)."
+
+    report_cancel(
+        app,
+        "bench-cancel",
+        "bench-status",
+        "bench-progress",
+        "Cancelled: networks finished so far stay cached; earlier scores are unchanged.",
+    )
+
+    @app.callback(
+        Output("bench-table", "data"),
+        Output("bench-table", "columns"),
+        Output("bench-curves-set", "options"),
+        Output("bench-curves-set", "value"),
+        Input("bench-key", "data"),
+        Input("bench-metric", "value"),
+        State("bench-curves-set", "value"),
+    )
+    def show_bench(key, metric, chosen):
+        result = _bench_result(config.bench_dir, key)
+        if result is None:
+            return [], [], [], None
+        table = result.summary(metric).round(3).reset_index()
+        sets = list(dict.fromkeys(ds for _, ds, _ in result.curves))
+        columns = [{"name": c, "id": c} for c in table.columns]
+        return table.to_dict("records"), columns, sets, chosen if chosen in sets else sets[0]
+
+    @app.callback(Output("bench-curves", "figure"), Input("bench-key", "data"), Input("bench-curves-set", "value"))
+    def show_bench_curves(key, dataset_id):
+        result = _bench_result(config.bench_dir, key)
+        if result is None or not dataset_id:
+            return {}
+        chosen = {(m, seed): value for (m, ds, seed), value in result.curves.items() if ds == dataset_id}
+        return curves_figure(chosen, dataset_id)
+
+    @app.callback(
+        Output("bench-download", "data"),
+        Input("bench-export", "n_clicks"),
+        State("bench-key", "data"),
+        prevent_initial_call=True,
+    )
+    def export_bench(_, key):
+        if _bench_result(config.bench_dir, key) is None:
+            return no_update
+        return dcc.send_file(str(config.bench_dir / key / "scores.csv"), filename="benchmark_scores.csv")
+
     @app.callback(
         Output("download", "data"),
         Input("export-edges", "n_clicks"),
@@ -368,13 +449,18 @@ def register(app: Dash, config: AppConfig) -> None:
         State("hops", "value"),
         State("occurrence", "value"),
         State("auc-overrides", "data"),
+        State("score-prior", "value"),
         prevent_initial_call=True,
     )
-    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, occurrence, overrides):
+    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, occurrence, overrides, prior):
         if not key or key not in cache:
             return no_update
         if ctx.triggered_id == "export-edges":
-            view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence)
+            try:
+                prior = str(within_roots(prior, _roots(config))) if prior else None
+            except GridappError:  # a path outside the data roots: nothing is read or sent
+                return no_update
+            view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
             name = f"subnetwork_{safe_name(regulon or 'all')}_{10**log_threshold:.3g}.csv"
             return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
         if ctx.triggered_id == "export-binary":
@@ -383,6 +469,63 @@ def register(app: Dash, config: AppConfig) -> None:
             return dcc.send_data_frame(binary.to_csv, "auc_binary.csv", index_label="cell")
         files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv"}
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
+
+
+def background_job(start: str, cancel: str) -> dict:
+    """Callback arguments of a job run in the background from button ``start``, cancelled by ``cancel``."""
+    return {
+        "background": True,
+        "running": [(Output(start, "disabled"), True, False), (Output(cancel, "disabled"), False, True)],
+        "cancel": [Input(cancel, "n_clicks")],
+        "prevent_initial_call": True,
+    }
+
+
+def report_cancel(app: Dash, button: str, status: str, progress: str, note: str) -> None:
+    """When ``button`` cancels a background job, say ``note`` in ``status`` and empty ``progress``."""
+
+    @app.callback(
+        Output(status, "children", allow_duplicate=True),
+        Output(progress, "value", allow_duplicate=True),
+        Input(button, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def cancelled(_):
+        return note, "0"
+
+
+def bench_spec(config: AppConfig, methods, datasets, split, seeds) -> BenchSpec:
+    """The Benchmark page's choices as a :class:`BenchSpec` (refused with a message when incomplete)."""
+    if config.beeline_root is None:
+        raise GridappError("No BEELINE data is configured.", "Start the dashboard with --beeline-root.")
+    if not methods or not datasets:
+        raise GridappError("Choose at least one method and one BEELINE set.")
+    return BenchSpec(
+        tuple(methods), tuple(datasets), split=split or "full", seeds=int(seeds or 1), root=str(config.beeline_root)
+    )
+
+
+def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgress) -> str:
+    """Run ``spec`` (unless its result is stored already), store the result, return its key."""
+    key = spec.key()
+    folder = config.bench_dir / key
+    if (folder / "scores.csv").is_file():
+        return key
+    with dask_client(config.dask_scheduler) as client:
+        result = run_benchmark(spec, client=client, cache_dir=config.bench_dir, progress=progress)
+    scratch = save_result(result, config.bench_dir / f".{uuid.uuid4().hex}")
+    try:
+        scratch.rename(folder)
+    except OSError:  # an identical benchmark finished first: keep its result
+        shutil.rmtree(scratch)
+    return key
+
+
+def _bench_result(bench_dir: Path | None, key: str | None) -> BenchResult | None:
+    """A stored benchmark result; ``None`` for a key that is not a stored result's (nothing outside bench_dir)."""
+    if bench_dir is None or not RESULT_KEY.fullmatch(key or "") or not (bench_dir / key / "scores.csv").is_file():
+        return None
+    return load_result(bench_dir / key)
 
 
 def params_from_form(config: AppConfig, form: dict) -> RunParams:
@@ -422,19 +565,61 @@ def detected_outputs(params: RunParams) -> go.Figure:
 
 
 def network_outputs(
-    cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops, occurrence=0.0
+    cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops, occurrence=0.0, prior=None
 ) -> tuple:
-    """Importance histogram, network elements, kept-edge count and network note for a threshold."""
+    """Importance histogram, network elements, kept-edge count, network note and, with a ``prior`` file to
+    score against, its precision curve on the histogram and a note of AUROC / AUPRC / precision."""
     if not key or key not in cache:
-        return {}, [], "", ""
-    view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence)
+        return {}, [], "", "", ""
+    view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
     edges, counts = _bins(str(cache.root), key)
-    figure = importance_histogram(edges, counts, 10**log_threshold, n_kept=view["n_above"])
+    precision, random_precision, note = None, None, ""
+    if prior:
+        try:
+            curve, scores = _prior_scoring(str(cache.root), key, prior)
+        except GridappError as err:
+            note = f"Cannot score against {Path(prior).name}: {err}"
+        else:
+            precision, random_precision = precision_at(curve, 10**edges), scores["random_precision"]
+            note = prior_note(Path(prior).name, scores, precision_at(curve, [10**log_threshold]).iloc[0])
+    figure = importance_histogram(
+        edges,
+        counts,
+        10**log_threshold,
+        n_kept=view["n_above"],
+        precision=precision,
+        random_precision=random_precision,
+    )
     info = f"{len(view['edges']):,} edges shown" + (
         f"; {view['left_out']:,} more left out (cap 2,000)" if view["left_out"] else ""
     )
     kept = f"{view['n_above']:,} edges kept at importance ≥ {10**log_threshold:.3g}"
-    return figure, network_elements(view["edges"], focus=view["focus"]), kept, info
+    return figure, network_elements(view["edges"], focus=view["focus"]), kept, info, note
+
+
+@lru_cache(maxsize=8)
+def _prior_scoring(cache_root: str, key: str, prior: str) -> tuple[pd.DataFrame, dict]:
+    """A stored network scored against a prior file: precision by threshold and the overall scores."""
+    result = ResultCache(cache_root).load(key)
+    adjacencies = result.adjacencies
+    genes = list(dict.fromkeys([*result.adata.var_names, *adjacencies["TF"], *adjacencies["target"]]))
+    table = candidate_scores(adjacencies, read_prior(prior), tfs=sorted(set(adjacencies["TF"])), genes=genes)
+    return precision_by_threshold(table), score_candidates(table)
+
+
+def prior_note(name: str, scores: dict, at: pd.Series) -> str:
+    """One line on how a network and its kept edges agree with a prior."""
+    random = scores["random_precision"]
+    kept = (
+        f"kept edges: {at['true_kept']:,.0f} of {at['kept']:,.0f} known, precision {at['precision']:.3f} "
+        f"({at['precision'] / random:.1f}× random), recall {at['recall']:.3f}"
+        if at["kept"]
+        else "no candidate pair kept at this threshold"
+    )
+    return (
+        f"vs {name}: AUROC {scores['auroc']:.3f}, AUPRC {scores['auprc']:.4f} ({scores['auprc_ratio']:.1f}× random) "
+        f"over {scores['candidates']:,.0f} TF–gene pairs ({scores['true_pairs']:,.0f} known); {kept}."
+    )
 
 
 def cell_outputs(
@@ -467,9 +652,17 @@ def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots, select
 
 
 def network_view(
-    cache: ResultCache, key: str, log_threshold: float, top_n, regulon: str | None, hops: int, occurrence=0.0
+    cache: ResultCache,
+    key: str,
+    log_threshold: float,
+    top_n,
+    regulon: str | None,
+    hops: int,
+    occurrence=0.0,
+    prior: str | None = None,
 ) -> dict:
-    """The edges shown for a threshold / occurrence / top-N / focus, annotated with regulon membership."""
+    """The edges shown for a threshold / occurrence / top-N / focus, annotated with regulon membership and
+    ``in_prior`` (membership of ``prior`` when given, else of the prior the run was pruned with)."""
     result = cache.load(key)
     focus = (regulon.split("(")[0],) if regulon else ()
     selection = select_edges(
@@ -481,9 +674,8 @@ def network_view(
         min_occurrence=float(occurrence or 0.0),
     )
     params = result.summary["params"]
-    edges = annotate_edges(
-        selection.edges, result.regulons, _prior_pairs(params["prior"], tuple(params["prior_confidence"]))
-    )
+    pairs = _prior_pairs(prior, ()) if prior else _prior_pairs(params["prior"], tuple(params["prior_confidence"]))
+    edges = annotate_edges(selection.edges, result.regulons, pairs)
     return {"edges": edges, "n_above": selection.n_above_threshold, "left_out": selection.n_left_out, "focus": focus}
 
 

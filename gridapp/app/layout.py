@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dash_cytoscape as cyto
-from dash import dcc, html
+from dash import dash_table, dcc, html
 
 from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.figures.network import STYLESHEET
+from gridapp.jobs.bench import METRICS, SPLITS
 
 
 def _field(label: str, control) -> html.Div:
@@ -148,8 +149,8 @@ def controls(
     )
 
 
-def views() -> html.Main:
-    """The linked views of one result."""
+def views(priors: list[dict]) -> html.Main:
+    """The linked views of one result (``priors``: networks a user may score it against)."""
     return html.Main(
         [
             html.Div(id="message", className="message", role="alert"),
@@ -201,6 +202,11 @@ def views() -> html.Main:
                             className="row",
                         ),
                         html.Div(id="edge-count", className="count"),
+                        _field(
+                            "Score against a prior (precision on the histogram, known edges green)",
+                            dcc.Dropdown(id="score-prior", options=priors, placeholder="choose a prior network"),
+                        ),
+                        html.Div(id="prior-score", className="count"),
                     ),
                     _panel(
                         "Network",
@@ -255,6 +261,95 @@ def views() -> html.Main:
             dcc.Store(id="result-key"),
             dcc.Store(id="selected-cells"),
             dcc.Store(id="auc-overrides", data={}),
+        ],
+        className="views",
+    )
+
+
+#: what the Benchmark page selects by default: the fast engine and the three pairwise baselines
+BENCH_DEFAULT_METHODS = ("grnboost2-fast", "pearson", "spearman", "mi")
+
+
+def benchmark_page(dataset_ids: list[str], note: str = "") -> html.Main:
+    """Score methods on BEELINE sets in the background: choices, progress, a method × set table, curves.
+
+    ``note`` explains why no set is offered (BEELINE data missing).
+    """
+    methods = [m for m in METHODS.values() if not m.supervised]
+    return html.Main(
+        [
+            html.H2("Benchmark on BEELINE (Pratapa et al. 2020)"),
+            html.Div(note, className="message", role="alert"),
+            html.Div(
+                [
+                    _field(
+                        "Methods",
+                        dcc.Checklist(
+                            id="bench-methods",
+                            options=[{"label": f"{m.name} [{m.id}]", "value": m.id} for m in methods],
+                            value=[m for m in BENCH_DEFAULT_METHODS if m in METHODS],
+                        ),
+                    ),
+                    html.Div(
+                        [
+                            _field(
+                                "Sets",
+                                dcc.Dropdown(
+                                    id="bench-datasets",
+                                    options=dataset_ids,
+                                    value=dataset_ids[:1],
+                                    multi=True,
+                                    style={"minWidth": "360px"},
+                                ),
+                            ),
+                            _field("Pairs scored", _choice("bench-split", {s: s for s in SPLITS}, "full")),
+                            _field("Seeds", dcc.Input(id="bench-seeds", type="number", value=1, min=1, max=10, step=1)),
+                            html.Div(
+                                [
+                                    html.Button("Run benchmark", id="bench-run", className="primary"),
+                                    html.Button("Cancel", id="bench-cancel", disabled=True),
+                                ],
+                                className="row",
+                            ),
+                        ]
+                    ),
+                ],
+                className="row panel",
+            ),
+            html.Progress(id="bench-progress", value="0", max="1"),
+            html.Div(id="bench-status", className="status"),
+            html.Div(
+                [
+                    _panel(
+                        "Scores (mean over seeds)",
+                        html.Div(
+                            [
+                                _field(
+                                    "Metric",
+                                    dcc.Dropdown(
+                                        id="bench-metric",
+                                        options=list(METRICS),
+                                        value="auprc_ratio",
+                                        clearable=False,
+                                        style={"minWidth": "220px"},
+                                    ),
+                                ),
+                                html.Button("Scores CSV", id="bench-export"),
+                                dcc.Download(id="bench-download"),
+                            ],
+                            className="row",
+                        ),
+                        dash_table.DataTable(id="bench-table", sort_action="native", style_table={"overflowX": "auto"}),
+                    ),
+                    _panel(
+                        "ROC and precision–recall curves",
+                        dcc.Dropdown(id="bench-curves-set", clearable=False),
+                        _graph("bench-curves"),
+                    ),
+                ],
+                className="grid",
+            ),
+            dcc.Store(id="bench-key"),
         ],
         className="views",
     )

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import diskcache
-from dash import Dash, DiskcacheManager, html
+from dash import Dash, DiskcacheManager, dcc, html
 
 from gridapp.app import callbacks
-from gridapp.app.layout import controls, views
+from gridapp.app.layout import benchmark_page, controls, views
+from gridapp.core.beeline import dataset_ids
+from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import list_files
 from gridapp.jobs.imports import is_pyscenic_output
@@ -34,12 +36,20 @@ def _options(paths: Sequence[Path]) -> list[dict]:
     return [{"label": path.name, "value": str(path)} for path in paths]
 
 
+def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
+    """The BEELINE sets with expression under ``root``, or a note saying why there are none."""
+    if root is None or not (root / "networks").is_dir():
+        return [], f"No BEELINE data at {root}: start the dashboard with --beeline-root pointing at it."
+    return dataset_ids(root), ""
+
+
 def create_app(
     *,
     data_roots: Sequence[str | Path] = (DATA_DIR,),
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
     max_upload_mb: int = 500,
     dask_scheduler: str | None = None,
+    beeline_root: str | Path | None = DEFAULT_ROOT,
 ) -> Dash:
     """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
 
@@ -53,6 +63,8 @@ def create_app(
         Largest accepted upload.
     dask_scheduler
         Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
+    beeline_root
+        The BEELINE benchmark folder the Benchmark page scores methods on (read, never served).
     """
     cache_dir = Path(cache_dir)
     config = callbacks.AppConfig(
@@ -61,6 +73,8 @@ def create_app(
         upload_dir=cache_dir / "uploads",
         max_upload_mb=max_upload_mb,
         dask_scheduler=dask_scheduler,
+        beeline_root=Path(beeline_root) if beeline_root else None,
+        bench_dir=cache_dir / "benchmarks",
     )
     manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
     app = Dash(
@@ -74,7 +88,8 @@ def create_app(
 
     def layout() -> html.Div:
         texts = list_files(roots, (".txt", ".tsv", ".tsv.gz", ".csv", ".csv.gz", ".gmt", ".gmt.txt.gz"))
-        return html.Div(
+        priors = _options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)])
+        explore = html.Div(
             [
                 controls(
                     datasets=_options(
@@ -84,14 +99,31 @@ def create_app(
                         )
                     ),
                     tf_lists=_options([p for p in texts if "tf" in p.name.lower() and p.suffix == ".txt"]),
-                    priors=_options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)]),
+                    priors=priors,
                     motif_files=_options(list_files(roots, MOTIF_SUFFIXES)),
                     runs=callbacks.run_options(config.cache),
                     outputs=_options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
                 ),
-                views(),
+                views(priors),
             ],
+            id="explore-page",
             className="page",
+        )
+        sets, note = _beeline_sets(config.beeline_root)
+        return html.Div(
+            [
+                html.Nav(
+                    [
+                        html.Span("gridapp", className="brand"),
+                        dcc.RadioItems(
+                            id="page", options=["Explore", "Benchmark"], value="Explore", inline=True, className="tabs"
+                        ),
+                    ],
+                    className="nav",
+                ),
+                explore,
+                html.Div(benchmark_page(sets, note), id="benchmark-page", className="page", hidden=True),
+            ]
         )
 
     app.layout = layout

@@ -15,12 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gridapp.core.priors import read_prior
+
 ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+FAILURES = Path(os.environ.get("GRIDAPP_BROWSER_FAILURES", "/tmp"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -49,6 +54,8 @@ def server(tmp_path_factory):
             str(ROOT / "data"),
             "--data-root",
             str(cache / "results"),
+            "--beeline-root",
+            str(SHARED / "beeline"),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "GRIDAPP_MAX_UPLOAD_MB": "1"},
@@ -93,7 +100,11 @@ def browser(tmp_path_factory):
 
 
 def _wait(driver, condition, timeout=60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+    except TimeoutException:
+        driver.save_screenshot(str(FAILURES / f"timeout-{time.time():.0f}.png"))  # what the page showed
+        raise
 
 
 def _text(driver, element_id: str) -> str:
@@ -165,14 +176,64 @@ def test_subset_launch_explore_export(server, browser):
 
     # move SPI1(+)'s on/off threshold by clicking the AUC histogram; the on/off export follows it
     title = browser.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text
-    bars = [b for b in browser.find_elements(By.CSS_SELECTOR, "#auc-dist .bars .point path") if b.size["height"] > 2]
-    ActionChains(browser).move_to_element(bars[-1]).pause(0.5).click().perform()  # highest-AUC bin with cells
+    # the highest-AUC bar tall enough to hover (plotly misses a pointer on a bar a few pixels high)
+    bars = [b for b in browser.find_elements(By.CSS_SELECTOR, "#auc-dist .bars .point path") if b.size["height"] >= 10]
+    bar = max(bars, key=lambda b: b.rect["x"])
+    ActionChains(browser).move_to_element(bar).pause(0.5).click().perform()
     _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text != title)
     n_on = int(browser.find_element(By.CSS_SELECTOR, "#auc-dist .gtitle").text.split(": ")[1].split()[0])
     browser.find_element(By.ID, "export-binary").click()
     binary = _wait(browser, lambda d: next(iter(d.downloads.glob("auc_binary*.csv")), None), 30)
     time.sleep(0.5)
     assert pd.read_csv(binary, index_col=0)["SPI1(+)"].sum() == n_on
+
+
+def test_score_against_a_prior_draws_precision_on_the_histogram(server, browser):
+    _choose(browser, "score-prior", "dorothea_ABC_kang.tsv")
+    note = _wait(browser, lambda d: "AUROC" in _text(d, "prior-score") and _text(d, "prior-score"))
+    assert "vs dorothea_ABC_kang.tsv" in note and "precision" in note, note
+    traces = "#importance-hist .scatterlayer .trace"
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, traces)) == 2)  # precision + random level
+    axis = browser.find_element(By.CSS_SELECTOR, "#importance-hist .g-y2title").text
+    assert axis == "precision vs prior"
+    # the network and its CSV export mark the edges the chosen prior knows
+    before = set(browser.downloads.glob("subnetwork_*.csv"))
+    browser.find_element(By.ID, "export-edges").click()
+    exported = _wait(browser, lambda d: next(iter(set(d.downloads.glob("subnetwork_*.csv")) - before), None), 30)
+    time.sleep(0.5)
+    table = pd.read_csv(exported)
+    prior = read_prior(ROOT / "data" / "demo" / "dorothea_ABC_kang.tsv")
+    known = set(zip(prior["TF"], prior["target"]))
+    assert table["in_prior"].tolist() == [pair in known for pair in zip(table["TF"], table["target"])]
+    assert table["in_prior"].any()
+
+
+def test_benchmark_page_scores_methods_in_the_background(server, browser):
+    if not (SHARED / "beeline" / "networks").is_dir():
+        pytest.skip("needs ../shared/data/beeline (shared test data is not beside this checkout)")
+    browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Benchmark']").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "bench-run").is_displayed())
+    assert not browser.find_element(By.ID, "launch").is_displayed()
+    browser.find_element(By.ID, "bench-run").click()  # default: 4 methods on mDC-500-Specific
+    status = _wait(
+        browser,
+        lambda d: _text(d, "bench-status").startswith(("Done", "Benchmark failed")) and _text(d, "bench-status"),
+        300,
+    )
+    assert status.startswith("Done"), status
+    rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#bench-table tbody tr"))
+    text = " ".join(r.text for r in rows)
+    assert all(m in text for m in ("grnboost2-fast", "pearson", "spearman", "mi")), text
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bench-curves .scatterlayer .trace")) >= 9)
+    browser.save_screenshot(str(SCREENSHOTS / "benchmark.png"))
+    browser.find_element(By.ID, "bench-export").click()
+    exported = _wait(browser, lambda d: next(iter(d.downloads.glob("benchmark_scores*.csv")), None), 30)
+    time.sleep(0.5)
+    scores = pd.read_csv(exported)
+    assert set(scores["method"]) == {"grnboost2-fast", "pearson", "spearman", "mi"}
+    assert set(scores["metric"]) >= {"auroc", "auprc_ratio", "early_precision_ratio"}
+    browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Explore']").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "launch").is_displayed())
 
 
 LASSO = """

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold
 from gridapp.core.network import annotate_edges, edges_above, focus_edges, select_edges
 from gridapp.figures.auc import auc_distribution
+from gridapp.figures.benchmark import curves_figure
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
@@ -134,3 +136,28 @@ def test_genes_detected_marks_quantiles_and_the_aucell_cut_off():
     lines = [shape.x0 for shape in figure.layout.shapes]
     assert lines[-1] == 100.0 and np.isclose(lines[0], np.quantile(detected, 0.01))
     assert "top 100 of 2000 genes" in figure.layout.title.text and "0.0% of cells" in figure.layout.title.text
+
+
+def test_importance_histogram_draws_precision_against_a_prior_on_its_own_axis():
+    truth = pd.DataFrame({"TF": ["SPI1", "SPI1", "TCF7"], "target": ["LYZ", "CD14", "LEF1"]})
+    genes = sorted(set(ADJACENCIES["TF"]) | set(ADJACENCIES["target"]))
+    table = candidate_scores(ADJACENCIES, truth, tfs=["SPI1", "TCF7", "CEBPB"], genes=genes)
+    edges, counts = importance_bins(ADJACENCIES["importance"].to_numpy(), bins=8)
+    sampled = precision_at(precision_by_threshold(table), 10**edges)
+    figure = importance_histogram(edges, counts, 5.0, n_kept=4, precision=sampled, random_precision=0.2)
+    _, precision, random = figure.data
+    assert precision.yaxis == "y2" and random.yaxis == "y2" and list(random.y) == [0.2, 0.2]
+    # at the lowest edge every inferred candidate is kept: 3 of the 5 edges of SPI1 and TCF7 (CEBPB is no
+    # TF of the truth, so no candidate) are known; at the top only SPI1→LYZ, a known one
+    assert precision.y[0] == pytest.approx(3 / 5) and precision.y[-1] == pytest.approx(1.0)
+    assert figure.layout.yaxis2.overlaying == "y" and len(importance_histogram(edges, counts, 5.0, n_kept=4).data) == 1
+
+
+def test_benchmark_curves_one_colour_per_method_one_legend_entry():
+    roc = pd.DataFrame({"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]})
+    pr = pd.DataFrame({"recall": [0, 0.5, 1], "precision": [1, 0.6, 0.3]})
+    figure = curves_figure({("pearson", 0): (roc, pr), ("engine", 0): (roc, pr), ("engine", 1): (roc, pr)}, "mDC")
+    lines = [t for t in figure.data if t.name != "random"]
+    assert len(lines) == 6 and sum(t.showlegend for t in lines) == 2
+    colours = {t.name: t.line.color for t in lines}
+    assert colours["pearson"] != colours["engine"] and figure.layout.title.text == "mDC"

@@ -7,7 +7,7 @@ import pytest
 
 from gridapp.cli import main
 from gridapp.core.errors import GridappError
-from gridapp.jobs.bench import SCORE_COLUMNS, BenchSpec, run_benchmark
+from gridapp.jobs.bench import SCORE_COLUMNS, BenchSpec, load_result, run_benchmark, save_result
 from tests.conftest import shared
 
 
@@ -38,6 +38,12 @@ def test_a_second_benchmark_reads_its_networks_from_the_cache(tmp_path):
     again = run_benchmark(spec, cache_dir=tmp_path)
     assert len(stored) == 1 and stored[0].name.endswith("-mDC-500-Specific.parquet")
     pd.testing.assert_frame_equal(first.scores, again.scores)  # seconds too: the network was not recomputed
+    loaded = load_result(save_result(first, tmp_path / "saved"))
+    pd.testing.assert_frame_equal(loaded.scores, first.scores)
+    assert loaded.curves.keys() == first.curves.keys()
+    for key, (roc, pr) in first.curves.items():
+        pd.testing.assert_frame_equal(loaded.curves[key][0], roc)
+        pd.testing.assert_frame_equal(loaded.curves[key][1], pr)
 
 
 def test_bad_specs_are_refused_before_any_work(tmp_path):

@@ -128,31 +128,26 @@ def mutual_information(
     return _edges(scores, tfs, list(adata.var_names))
 
 
-for _method in (
-    Method(
-        id="pearson",
-        name="Pearson correlation",
-        citation="BEELINE baseline (Pratapa et al. 2020, Nat Methods 17:147)",
-        supervised=False,
-        infer=pearson,
-        seeded=False,
-    ),
-    Method(
-        id="spearman",
-        name="Spearman correlation",
-        citation="BEELINE baseline (Pratapa et al. 2020, Nat Methods 17:147)",
-        supervised=False,
-        infer=spearman,
-        seeded=False,
-    ),
-    Method(
-        id="mi",
-        name="Mutual information (equal-frequency bins)",
-        citation="as in ARACNe / PIDC (Margolin et al. 2006; Chan et al. 2017)",
-        supervised=False,
-        infer=mutual_information,
-        seeded=False,
-        parameters={"n_bins": MI_BINS},
+BEELINE_BASELINE = "BEELINE baseline (Pratapa et al. 2020, Nat Methods 17:147)"
+for method_id, name, function, citation, parameters in (
+    ("pearson", "Pearson correlation", pearson, BEELINE_BASELINE, {}),
+    ("spearman", "Spearman correlation", spearman, BEELINE_BASELINE, {}),
+    (
+        "mi",
+        "Mutual information (equal-frequency bins)",
+        mutual_information,
+        "as in ARACNe / PIDC (Margolin et al. 2006; Chan et al. 2017)",
+        {"n_bins": MI_BINS},
     ),
 ):
-    register(_method)
+    register(
+        Method(
+            id=method_id,
+            name=name,
+            citation=citation,
+            supervised=False,
+            infer=function,
+            seeded=False,
+            parameters=parameters,
+        )
+    )

@@ -1,4 +1,5 @@
-"""``python -m gridapp run|bench ...``: the pipeline on a subset, or methods scored on BEELINE, headless."""
+"""``python -m gridapp run|compare|bench ...``: the pipeline on a subset, a comparison of groups and donors,
+or methods scored on BEELINE, headless."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.core.parallel import dask_client
 from gridapp.figures.benchmark import curves_figure
 from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_benchmark, write_benchmark
+from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.compare import DEFAULT_TOP_EDGES, CompareResult, CompareSpec, run_compare, write_compare
 from gridapp.jobs.params import TF_LISTS, RunParams
 from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
 
@@ -27,41 +30,26 @@ BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``gridapp`` argument parser (sub-commands ``run`` and ``bench``)."""
+    """The ``gridapp`` argument parser (sub-commands ``run``, ``compare`` and ``bench``)."""
     parser = argparse.ArgumentParser(prog="python -m gridapp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="infer a GRN, regulons and AUCell activity for a cell subset")
-    data = run_parser.add_argument_group("data")
-    data.add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
-    data.add_argument("--input", help="h5ad, loom, 10x .h5 / mtx folder, or CSV/TSV")
-    data.add_argument("--tfs", help="TF list, one symbol per line, or 'human' / 'mouse' (shipped SCENIC lists)")
-    data.add_argument("--gene-symbols", help="var column with gene symbols (auto-detected)")
-    cells = run_parser.add_argument_group("cell subset")
-    cells.add_argument("--donor-key", help="obs column of donors")
-    cells.add_argument("--donor", type=_csv, default=(), help="donor(s) to keep, comma-separated")
-    cells.add_argument("--celltype-key", help="obs column of cell types")
-    cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
-    cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
-    grn = run_parser.add_argument_group("inference")
-    grn.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
-    grn.add_argument("--seed", type=int, default=0)
-    grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
-    grn.add_argument(
-        "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
+    _add_run_options(run_parser)
+    compare_parser = commands.add_parser(
+        "compare", help="differential regulon activity, network rewiring and donor reproducibility"
     )
-    grn.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
-    grn.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
-    prune = run_parser.add_argument_group("pruning (one of)")
-    prune.add_argument("--motif-db", nargs="+", default=(), help="cisTarget ranking database(s)")
-    prune.add_argument("--motif-annotations", help="motif annotations (.tbl or RcisTarget table)")
-    prune.add_argument("--prior", help="prior network (DoRothEA, CollecTRI, TRRUST, ...)")
-    prune.add_argument("--prior-confidence", type=_csv, default=(), help="DoRothEA levels to keep, e.g. A,B,C")
-    prune.add_argument("--no-prune", action="store_true", help="keep co-expression modules as regulons")
-    run_parser.add_argument("--auc-threshold", type=float, help="AUCell ranking cut-off (chosen from the data)")
-    run_parser.add_argument("--out", required=True, help="output folder")
-    run_parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
-    run_parser.add_argument("--cache-dir", help="where converted motif databases are kept")
-    run_parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
+    _add_run_options(compare_parser)
+    what = compare_parser.add_argument_group("comparison")
+    what.add_argument("--group-key", help="obs column of the condition to compare, e.g. group_id")
+    what.add_argument("--groups", type=_csv, default=(), help="the two values compared, a,b (delta = b - a)")
+    what.add_argument("--reproducibility", action="store_true", help="also run every donor of --donor-key on its own")
+    what.add_argument("--threshold", type=float, help="importance at which rewiring cuts each group's network")
+    what.add_argument(
+        "--top-edges",
+        type=int,
+        default=DEFAULT_TOP_EDGES,
+        help=f"without --threshold: compare each group's strongest edges (default {DEFAULT_TOP_EDGES})",
+    )
     bench_parser = commands.add_parser("bench", help="score inference methods on BEELINE benchmark sets")
     bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHODS)}")
     bench_parser.add_argument(
@@ -79,6 +67,41 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
     bench_parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a pipeline run: data, cell subset, inference, pruning, output."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
+    data.add_argument("--input", help="h5ad, loom, 10x .h5 / mtx folder, or CSV/TSV")
+    data.add_argument("--tfs", help="TF list, one symbol per line, or 'human' / 'mouse' (shipped SCENIC lists)")
+    data.add_argument("--gene-symbols", help="var column with gene symbols (auto-detected)")
+    cells = parser.add_argument_group("cell subset")
+    cells.add_argument("--donor-key", help="obs column of donors")
+    cells.add_argument("--donor", type=_csv, default=(), help="donor(s) to keep, comma-separated")
+    cells.add_argument("--celltype-key", help="obs column of cell types")
+    cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
+    cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
+    grn = parser.add_argument_group("inference")
+    grn.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
+    grn.add_argument("--seed", type=int, default=0)
+    grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
+    grn.add_argument(
+        "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
+    )
+    grn.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
+    grn.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
+    prune = parser.add_argument_group("pruning (one of)")
+    prune.add_argument("--motif-db", nargs="+", default=(), help="cisTarget ranking database(s)")
+    prune.add_argument("--motif-annotations", help="motif annotations (.tbl or RcisTarget table)")
+    prune.add_argument("--prior", help="prior network (DoRothEA, CollecTRI, TRRUST, ...)")
+    prune.add_argument("--prior-confidence", type=_csv, default=(), help="DoRothEA levels to keep, e.g. A,B,C")
+    prune.add_argument("--no-prune", action="store_true", help="keep co-expression modules as regulons")
+    parser.add_argument("--auc-threshold", type=float, help="AUCell ranking cut-off (chosen from the data)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
+    parser.add_argument("--cache-dir", help="where converted motif databases (and compare's runs) are kept")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -142,6 +165,19 @@ def _progress_bar() -> Iterator[Progress]:
         bar.update(len(STEPS) - bar.n)
 
 
+@contextmanager
+def _run_bar() -> Iterator[Progress]:
+    """A tqdm bar over whole runs (compare, bench), named after the run in progress."""
+    with tqdm(total=1, unit="run", file=sys.stderr, bar_format=BAR_FORMAT.replace("steps", "runs")) as bar:
+
+        def advance(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.set_description_str(label)
+            bar.update(done - bar.n)
+
+        yield advance
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input, 130 cancelled, 1 internal error)."""
     args = build_parser().parse_args(argv)
@@ -151,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("pyscenic", "distributed", "arboreto"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        report = {"run": _run, "bench": _bench}[args.command](args)
+        report = {"run": _run, "compare": _compare, "bench": _bench}[args.command](args)
     except GridappError as err:
         print(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
         return 2
@@ -187,25 +223,50 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
     return lambda: _print_summary(result.summary, out, seconds)
 
 
+def _compare(args: argparse.Namespace) -> Callable[[], None]:
+    """``compare``: the runs a comparison needs (cached), then its tables; returns what prints them."""
+    spec = CompareSpec(
+        base=params_from_args(args),
+        group_key=args.group_key,
+        groups=args.groups,
+        reproducibility=args.reproducibility,
+        threshold=args.threshold,
+        top_edges=args.top_edges,
+    )
+    out = prepare_out_dir(args.out, overwrite=args.overwrite)
+    cache = ResultCache(_cache_dir(args) / "results")
+    with (
+        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        _run_bar() as advance,
+    ):
+        result = run_compare(spec, cache, client=client, progress=advance)
+    written = write_compare(result, spec, cache, out)
+    return lambda: _print_comparison(result, out, len(written))
+
+
+def _print_comparison(result: CompareResult, out: Path, n_files: int) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
+        if result.differential is not None:
+            top = result.differential.sort_values("pvalue").groupby("cell_type").head(3)
+            print(top[["cell_type", "regulon", "delta", "log2fc", "pvalue", "qvalue", "test"]].to_string(index=False))
+        if result.rewiring is not None:
+            counts = result.rewiring.edges["status"].value_counts()
+            print("rewiring: " + ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("kept", "gained", "lost")) + " edges")
+        if result.reproducibility is not None:
+            print(result.reproducibility.head(15).to_string(index=False))
+    for note in result.notes:
+        print(f"  {note}")
+    print(f"outputs in {out} ({n_files} files)")
+
+
 def _bench(args: argparse.Namespace) -> Callable[[], None]:
     """``bench``: methods × BEELINE sets; returns what prints the summary tables."""
     spec = BenchSpec(
         methods=args.methods, datasets=args.datasets, split=args.split, seeds=args.seeds, root=args.beeline_root
     )
-    dataset_ids = spec.dataset_ids()  # unknown ids fail here, before any work
+    spec.dataset_ids()  # unknown ids fail here, before any work
     out = prepare_out_dir(args.out, overwrite=args.overwrite)
-    with (
-        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
-        tqdm(
-            total=len(dataset_ids), unit="run", file=sys.stderr, bar_format=BAR_FORMAT.replace("steps", "runs")
-        ) as bar,
-    ):
-
-        def advance(done: int, total: int, label: str) -> None:
-            bar.total = total
-            bar.set_description_str(label)
-            bar.update(done - bar.n)
-
+    with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _run_bar() as advance:
         result = run_benchmark(spec, client=client, cache_dir=_cache_dir(args), progress=advance)
     written = write_benchmark(result, out, curves_figure)
 

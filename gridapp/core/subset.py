@@ -44,9 +44,11 @@ def subset_cells(
     donors: Sequence[str] = (),
     cell_type_key: str | None = None,
     cell_types: Sequence[str] = (),
+    group_key: str | None = None,
+    groups: Sequence[str] = (),
     min_cells: int = MIN_CELLS,
 ) -> ad.AnnData:
-    """Keep the cells of the chosen donors and cell types.
+    """Keep the cells of the chosen donors, cell types and groups (conditions).
 
     Parameters
     ----------
@@ -56,6 +58,8 @@ def subset_cells(
         ``obs`` column holding donors and the donors to keep (all when empty).
     cell_type_key, cell_types
         ``obs`` column holding cell types and the types to keep (all when empty).
+    group_key, groups
+        ``obs`` column holding another grouping (a condition such as ``group_id``) and the values to keep.
     min_cells
         Fewest cells the subset may have.
 
@@ -64,7 +68,8 @@ def subset_cells(
     A copy holding the selected cells.
     """
     keep = np.ones(adata.n_obs, dtype=bool)
-    for key, values, what in ((donor_key, donors, "donor"), (cell_type_key, cell_types, "cell type")):
+    chosen = ((donor_key, donors, "donor"), (cell_type_key, cell_types, "cell type"), (group_key, groups, "group"))
+    for key, values, what in chosen:
         if key is None:
             if values:
                 raise GridappError(
@@ -79,7 +84,7 @@ def subset_cells(
     if n_kept < min_cells:
         raise GridappError(
             f"The subset holds {n_kept} cells; at least {min_cells} are needed.",
-            "Choose more donors or cell types.",
+            "Choose more donors, cell types or groups.",
         )
     return adata[keep].copy()
 

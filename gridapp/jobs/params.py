@@ -30,8 +30,8 @@ class RunParams:
         TF list, one symbol per line.
     gene_symbols
         ``var`` column of gene symbols (auto-detected when ``None``).
-    donor_key, donors, cell_type_key, cell_types
-        The cell subset (all cells when empty).
+    donor_key, donors, cell_type_key, cell_types, group_key, groups
+        The cell subset (all cells when empty): donors, cell types and another grouping (a condition).
     n_top_genes, min_cells_fraction
         Gene set: highly variable genes ∪ TFs, detected in at least this fraction of cells.
     method, seed
@@ -56,6 +56,8 @@ class RunParams:
     donors: tuple[str, ...] = ()
     cell_type_key: str | None = None
     cell_types: tuple[str, ...] = ()
+    group_key: str | None = None
+    groups: tuple[str, ...] = ()
     n_top_genes: int = 3000
     min_cells_fraction: float = 0.01
     method: str = DEFAULT_METHOD

@@ -261,13 +261,7 @@ def prepare(
     lap("load")
 
     step(1)
-    adata = subset.subset_cells(
-        adata,
-        donor_key=params.donor_key,
-        donors=params.donors,
-        cell_type_key=params.cell_type_key,
-        cell_types=params.cell_types,
-    )
+    adata = cells_of(adata, params)
     notes.append(subset.normalise(adata, report.values))
     lap("subset")
 
@@ -279,6 +273,19 @@ def prepare(
     coverage = subset.tf_coverage(adata.var_names, tfs)
     notes.append(f"TF coverage after gene selection: {coverage}.")
     return adata, coverage, report
+
+
+def cells_of(adata: ad.AnnData, params: RunParams) -> ad.AnnData:
+    """The cells of ``params``' subset (donors, cell types, groups)."""
+    return subset.subset_cells(
+        adata,
+        donor_key=params.donor_key,
+        donors=params.donors,
+        cell_type_key=params.cell_type_key,
+        cell_types=params.cell_types,
+        group_key=params.group_key,
+        groups=params.groups,
+    )
 
 
 def _version(package: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +81,7 @@ class AppConfig:
     dask_scheduler: str | None = None
     beeline_root: Path | None = None
     bench_dir: Path | None = None
+    compare_dir: Path | None = None
 
 
 def run_options(cache: ResultCache) -> list[dict]:
@@ -130,7 +133,7 @@ def register(app: Dash, config: AppConfig) -> None:
         if not dataset:
             return [], None, [], None, ""
         try:
-            columns = list(category_columns(obs_table(within_roots(dataset, _roots(config)))))
+            columns = list(category_columns(obs_table(within_roots(dataset, roots_of(config)))))
         except GridappError as err:
             return [], None, [], None, str(err)
         return columns, _suggest(columns, DONOR_HINTS), columns, _suggest(columns, CELLTYPE_HINTS), ""
@@ -143,7 +146,7 @@ def register(app: Dash, config: AppConfig) -> None:
         def choose_column(column, dataset):
             if not (column and dataset):
                 return [], []
-            counts = category_columns(obs_table(within_roots(dataset, _roots(config)))).get(column, {})
+            counts = category_columns(obs_table(within_roots(dataset, roots_of(config)))).get(column, {})
             return [{"label": f"{value} ({n:,} cells)", "value": value} for value, n in counts.items()], []
 
     @app.callback(
@@ -157,7 +160,7 @@ def register(app: Dash, config: AppConfig) -> None:
     def show_cell_count(donors, cell_types, donor_key, celltype_key, dataset):
         if not dataset:
             return ""
-        obs = obs_table(within_roots(dataset, _roots(config)))
+        obs = obs_table(within_roots(dataset, roots_of(config)))
         n = count_cells(obs, [(donor_key, donors or []), (celltype_key, cell_types or [])])
         return f"{n:,} of {len(obs):,} cells selected"
 
@@ -227,7 +230,7 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def open_output(_, folder):
         try:
-            key = cache.import_pyscenic(within_roots(folder or "", _roots(config)))
+            key = cache.import_pyscenic(within_roots(folder or "", roots_of(config)))
         except GridappError as err:
             return no_update, no_update, f"Cannot open that output: {err}"
         return key, run_options(cache), ""
@@ -296,7 +299,7 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def update_network(key, log_threshold, top_n, regulon, hops, occurrence, score_prior):
         try:
-            prior = str(within_roots(score_prior, _roots(config))) if score_prior else None
+            prior = str(within_roots(score_prior, roots_of(config))) if score_prior else None
         except GridappError as err:
             return *network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)[:4], str(err)
         return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
@@ -361,9 +364,15 @@ def register(app: Dash, config: AppConfig) -> None:
     def update_summaries(key, kind, dots, selected):
         return summary_outputs(cache, key, kind, dots, selected)
 
-    @app.callback(Output("explore-page", "hidden"), Output("benchmark-page", "hidden"), Input("page", "value"))
+    @app.callback(
+        Output("explore-page", "hidden"),
+        Output("explore-views", "hidden"),
+        Output("compare-views", "hidden"),
+        Output("benchmark-page", "hidden"),
+        Input("page", "value"),
+    )
     def switch_page(page):
-        return page != "Explore", page != "Benchmark"
+        return page == "Benchmark", page != "Explore", page != "Compare", page != "Benchmark"
 
     @app.callback(
         Output("bench-key", "data"),
@@ -373,12 +382,7 @@ def register(app: Dash, config: AppConfig) -> None:
         State("bench-datasets", "value"),
         State("bench-split", "value"),
         State("bench-seeds", "value"),
-        **background_job("bench-run", "bench-cancel"),
-        progress=[
-            Output("bench-progress", "value"),
-            Output("bench-progress", "max"),
-            Output("bench-status", "children"),
-        ],
+        **background_job("bench-run", "bench-cancel", "bench-progress", "bench-status"),
     )
     def run_bench(set_progress, _, methods, datasets, split, seeds):
         try:
@@ -457,7 +461,7 @@ def register(app: Dash, config: AppConfig) -> None:
             return no_update
         if ctx.triggered_id == "export-edges":
             try:
-                prior = str(within_roots(prior, _roots(config))) if prior else None
+                prior = str(within_roots(prior, roots_of(config))) if prior else None
             except GridappError:  # a path outside the data roots: nothing is read or sent
                 return no_update
             view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
@@ -471,14 +475,21 @@ def register(app: Dash, config: AppConfig) -> None:
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
 
 
-def background_job(start: str, cancel: str) -> dict:
-    """Callback arguments of a job run in the background from button ``start``, cancelled by ``cancel``."""
-    return {
+def background_job(start: str, cancel: str, bar: str | None = None, status: str | None = None) -> dict:
+    """Callback arguments of a job run in the background from button ``start``, cancelled by ``cancel``.
+
+    With a progress ``bar`` and a ``status`` line, the callback's ``set_progress`` takes ``(done, total,
+    text)``.
+    """
+    arguments = {
         "background": True,
         "running": [(Output(start, "disabled"), True, False), (Output(cancel, "disabled"), False, True)],
         "cancel": [Input(cancel, "n_clicks")],
         "prevent_initial_call": True,
     }
+    if bar and status:
+        arguments["progress"] = [Output(bar, "value"), Output(bar, "max"), Output(status, "children")]
+    return arguments
 
 
 def report_cancel(app: Dash, button: str, status: str, progress: str, note: str) -> None:
@@ -513,12 +524,21 @@ def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgres
         return key
     with dask_client(config.dask_scheduler) as client:
         result = run_benchmark(spec, client=client, cache_dir=config.bench_dir, progress=progress)
-    scratch = save_result(result, config.bench_dir / f".{uuid.uuid4().hex}")
-    try:
-        scratch.rename(folder)
-    except OSError:  # an identical benchmark finished first: keep its result
-        shutil.rmtree(scratch)
+    store_once(folder, lambda scratch: save_result(result, scratch))
     return key
+
+
+def store_once(folder: Path, write: Callable[[Path], object]) -> None:
+    """``write`` into a scratch folder beside ``folder``, then rename it into place: no half-written folder is
+    ever seen, and when an identical job finished first its folder is kept."""
+    scratch = folder.parent / f".{uuid.uuid4().hex}"
+    scratch.mkdir(parents=True)
+    try:
+        write(scratch)
+        with contextlib.suppress(OSError):  # an identical job finished first: keep its folder
+            scratch.rename(folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _bench_result(bench_dir: Path | None, key: str | None) -> BenchResult | None:
@@ -535,8 +555,8 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
     prune = form.get("prune") or "none"
     donors, cell_types = tuple(form.get("donors") or ()), tuple(form.get("cell-types") or ())
     return RunParams(
-        input=str(within_roots(form["dataset"], _roots(config))),
-        tfs=str(within_roots(form["tfs"], _roots(config))),
+        input=str(within_roots(form["dataset"], roots_of(config))),
+        tfs=str(within_roots(form["tfs"], roots_of(config))),
         donor_key=form.get("donor-key") if donors else None,
         donors=donors,
         cell_type_key=form.get("celltype-key"),
@@ -722,5 +742,6 @@ def save_upload(contents: str, filename: str, config: AppConfig) -> Path:
     return path
 
 
-def _roots(config: AppConfig) -> tuple[Path, ...]:
+def roots_of(config: AppConfig) -> tuple[Path, ...]:
+    """The folders the dashboard may read: the data roots and the upload folder."""
     return (*config.data_roots, config.upload_dir)

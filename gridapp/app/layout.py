@@ -6,6 +6,7 @@ import dash_cytoscape as cyto
 from dash import dash_table, dcc, html
 
 from gridapp.core.methods import DEFAULT_METHOD, METHODS
+from gridapp.figures.compare import REWIRING_STYLES
 from gridapp.figures.network import STYLESHEET
 from gridapp.jobs.bench import METRICS, SPLITS
 
@@ -152,7 +153,8 @@ def controls(
 def views(priors: list[dict]) -> html.Main:
     """The linked views of one result (``priors``: networks a user may score it against)."""
     return html.Main(
-        [
+        id="explore-views",
+        children=[
             html.Div(id="message", className="message", role="alert"),
             html.Div(
                 [
@@ -264,6 +266,88 @@ def views(priors: list[dict]) -> html.Main:
         ],
         className="views",
     )
+
+
+def compare_views() -> html.Main:
+    """Two groups of the chosen subset compared: launch, volcano, delta heatmap, split embedding, rewired
+    network, tables. The data, subset, inference and pruning come from the control column."""
+    return html.Main(
+        id="compare-views",
+        hidden=True,
+        className="views",
+        children=[
+            html.Div(id="compare-message", className="message", role="alert"),
+            _panel(
+                "Compare two groups (data, cells, inference and pruning as chosen on the left)",
+                html.Div(
+                    [
+                        _field("Group column", dcc.Dropdown(id="group-key", style={"minWidth": "180px"})),
+                        _field("Group a", dcc.Dropdown(id="group-a", style={"minWidth": "160px"})),
+                        _field("Group b", dcc.Dropdown(id="group-b", style={"minWidth": "160px"})),
+                        _field(
+                            "Rewiring: top edges per group",
+                            dcc.Input(id="compare-top", type="number", value=5000, min=100, step=100),
+                        ),
+                        dcc.Checklist(
+                            id="compare-reproducibility",
+                            options=[{"label": " reproducibility across donors (a run per donor)", "value": "on"}],
+                            value=[],
+                        ),
+                        html.Button("Compare", id="compare-run", className="primary"),
+                        html.Button("Cancel", id="compare-cancel", disabled=True),
+                    ],
+                    className="row",
+                ),
+                html.Progress(id="compare-progress", value="0", max="1"),
+                html.Div(id="compare-status", className="status"),
+            ),
+            html.Div(
+                [
+                    _panel(
+                        "Differential activity (click a regulon to select it in every view)",
+                        _field("Cell type", dcc.Dropdown(id="compare-celltype", clearable=False)),
+                        _graph("volcano"),
+                    ),
+                    _panel("Cell type × regulon", _graph("delta-heatmap")),
+                    _panel("Selected regulon's activity by group", _graph("split-embedding")),
+                    _panel(
+                        "Rewired network of the selected TF (red: gained in b, dashed blue: lost)",
+                        cyto.Cytoscape(
+                            id="rewiring-network",
+                            layout={"name": "preset"},
+                            stylesheet=STYLESHEET + REWIRING_STYLES,
+                            style={"height": "420px", "width": "100%"},
+                            elements=[],
+                        ),
+                        html.Div(id="rewiring-info", className="count"),
+                    ),
+                ],
+                className="grid",
+            ),
+            _panel(
+                "Tables",
+                html.Div(
+                    [html.Button(label, id={"type": "compare-export", "table": name}) for name, label in EXPORTS]
+                    + [dcc.Download(id="compare-download")],
+                    className="row",
+                ),
+                dash_table.DataTable(
+                    id="reproducibility-table", sort_action="native", page_size=15, style_table={"overflowX": "auto"}
+                ),
+            ),
+            dcc.Store(id="comparison"),
+        ],
+    )
+
+
+#: the comparison tables a user can download: (file stem, button label)
+EXPORTS = (
+    ("differential", "Differential CSV"),
+    ("rewiring_edges", "Rewired edges CSV"),
+    ("rewiring_tfs", "Per-TF rewiring CSV"),
+    ("rewiring_regulons", "Regulons per group CSV"),
+    ("reproducibility", "Reproducibility CSV"),
+)
 
 
 #: what the Benchmark page selects by default: the fast engine and the three pairwise baselines

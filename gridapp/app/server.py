@@ -8,8 +8,8 @@ from pathlib import Path
 import diskcache
 from dash import Dash, DiskcacheManager, dcc, html
 
-from gridapp.app import callbacks
-from gridapp.app.layout import benchmark_page, controls, views
+from gridapp.app import callbacks, compare
+from gridapp.app.layout import benchmark_page, compare_views, controls, views
 from gridapp.core.beeline import dataset_ids
 from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.cache import ResultCache
@@ -75,6 +75,7 @@ def create_app(
         dask_scheduler=dask_scheduler,
         beeline_root=Path(beeline_root) if beeline_root else None,
         bench_dir=cache_dir / "benchmarks",
+        compare_dir=cache_dir / "compares",
     )
     manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
     app = Dash(
@@ -105,6 +106,7 @@ def create_app(
                     outputs=_options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
                 ),
                 views(priors),
+                compare_views(),
             ],
             id="explore-page",
             className="page",
@@ -116,7 +118,11 @@ def create_app(
                     [
                         html.Span("gridapp", className="brand"),
                         dcc.RadioItems(
-                            id="page", options=["Explore", "Benchmark"], value="Explore", inline=True, className="tabs"
+                            id="page",
+                            options=["Explore", "Compare", "Benchmark"],
+                            value="Explore",
+                            inline=True,
+                            className="tabs",
                         ),
                     ],
                     className="nav",
@@ -128,4 +134,5 @@ def create_app(
 
     app.layout = layout
     callbacks.register(app, config)
+    compare.register(app, config)
     return app

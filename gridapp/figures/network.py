@@ -36,7 +36,7 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
 
     TFs sit on an inner circle, targets on an outer one, each target near its strongest TF; edge
     width grows with importance. ``edges`` has ``TF, target, importance`` and optionally
-    ``in_prior``.
+    ``in_prior`` and ``status`` (``kept``/``gained``/``lost`` of a rewiring), both edge classes.
     """
     if edges.empty:
         return []
@@ -56,13 +56,14 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
     widths = 1 + 5 * (importance - importance.min()) / span
     in_prior = edges["in_prior"].to_numpy() if "in_prior" in edges else np.zeros(len(edges), dtype=bool)
     occurrence = edges["occurrence"].to_numpy(dtype=float) if "occurrence" in edges else np.ones(len(edges))
+    status = edges["status"].tolist() if "status" in edges else [""] * len(edges)
     links = [
         {
             "data": {"source": tf, "target": target, "importance": float(w), "width": float(width), "occurrence": o},
-            "classes": "in_prior" if prior else "",
+            "classes": " ".join(c for c in ("in_prior" if prior else "", change) if c),
         }
-        for tf, target, w, width, prior, o in zip(
-            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist()
+        for tf, target, w, width, prior, o, change in zip(
+            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist(), status
         )
     ]
     return nodes + links

@@ -8,6 +8,7 @@ A second comparison of the same subset reads all of them back from the cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -79,11 +80,13 @@ class CompareSpec:
 
 @dataclass
 class CompareResult:
-    """The tables of a comparison and the cache keys of the runs behind them."""
+    """The tables of a comparison, what it compared and the cache keys of the runs behind them."""
 
     differential: pd.DataFrame | None
     rewiring: Rewiring | None
     reproducibility: pd.DataFrame | None
+    group_key: str | None = None
+    groups: tuple[str, ...] = ()
     keys: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -115,7 +118,14 @@ def run_compare(
             params, lambda chosen: run(chosen, client=client, cache_dir=Path(cache.root) / ".motif-dbs")
         )
     union = cache.load(keys["union"])
-    result = CompareResult(differential=None, rewiring=None, reproducibility=None, keys=keys)
+    result = CompareResult(
+        differential=None,
+        rewiring=None,
+        reproducibility=None,
+        group_key=spec.group_key,
+        groups=tuple(spec.groups),
+        keys=keys,
+    )
     if spec.group_key:
         result.differential = differential_activity(
             union.adata,
@@ -160,23 +170,58 @@ def _donors(spec: CompareSpec) -> list[str]:
     return kept
 
 
-def write_compare(result: CompareResult, spec: CompareSpec, cache: ResultCache, out: Path) -> list[Path]:
-    """Write the comparison's tables and, under ``run/``, the union run's outputs into ``out``.
+def compare_key(spec: CompareSpec, cache: ResultCache) -> str:
+    """Content address of a comparison: its union run's cache key and the comparison's own settings."""
+    payload = {
+        "union": cache.key(spec.union()),
+        "groups": [spec.group_key, list(spec.groups)],
+        "reproducibility": spec.reproducibility,
+        "cut": [spec.threshold, spec.top_edges],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
-    ``differential.csv``, ``rewiring_edges.csv``, ``rewiring_tfs.csv``, ``rewiring_regulons.csv``,
-    ``reproducibility.csv`` (those that were computed) and ``compare.json`` (spec, run keys, written last).
+
+def save_compare(result: CompareResult, spec: CompareSpec, out: Path) -> list[Path]:
+    """Write the comparison's tables and ``compare.json`` (spec, run keys, notes; written last) into ``out``.
+
+    ``differential.csv``, ``rewiring_edges.csv``, ``rewiring_tfs.csv``, ``rewiring_regulons.csv`` and
+    ``reproducibility.csv``, those that were computed.
     """
+    for name, table in _tables(result).items():
+        if table is not None:
+            table.to_csv(out / f"{name}.csv", index=False)
+    summary = {"spec": {**asdict(spec), "base": spec.base.to_dict()}, "keys": result.keys, "notes": result.notes}
+    (out / "compare.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    return sorted(out.iterdir())
+
+
+def write_compare(result: CompareResult, spec: CompareSpec, cache: ResultCache, out: Path) -> list[Path]:
+    """:func:`save_compare`, plus the union run's outputs (as ``python -m gridapp run`` writes them) in ``run/``."""
+    shutil.copytree(cache.path(result.keys["union"]), out / "run", ignore=shutil.ignore_patterns("*.parquet"))
+    return save_compare(result, spec, out)
+
+
+def load_compare(folder: Path) -> CompareResult:
+    """A comparison written by :func:`save_compare`."""
+    summary = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
+
+    def table(name: str) -> pd.DataFrame | None:
+        return pd.read_csv(folder / f"{name}.csv") if (folder / f"{name}.csv").is_file() else None
+
+    rewired = [table(f"rewiring_{name}") for name in ("edges", "tfs", "regulons")]
+    return CompareResult(
+        differential=table("differential"),
+        rewiring=Rewiring(*rewired) if rewired[0] is not None else None,
+        reproducibility=table("reproducibility"),
+        group_key=summary["spec"]["group_key"],
+        groups=tuple(summary["spec"]["groups"]),
+        keys=summary["keys"],
+        notes=summary["notes"],
+    )
+
+
+def _tables(result: CompareResult) -> dict[str, pd.DataFrame | None]:
     tables = {"differential": result.differential, "reproducibility": result.reproducibility}
     if result.rewiring is not None:
         tables |= {f"rewiring_{name}": getattr(result.rewiring, name) for name in ("edges", "tfs", "regulons")}
-    for name, table in tables.items():
-        if table is not None:
-            table.to_csv(out / f"{name}.csv", index=False)
-    shutil.copytree(cache.path(result.keys["union"]), out / "run", ignore=shutil.ignore_patterns("*.parquet"))
-    summary = {
-        "spec": {**asdict(spec), "base": spec.base.to_dict()},
-        "keys": result.keys,
-        "notes": result.notes,
-    }
-    (out / "compare.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
-    return sorted(out.iterdir())
+    return tables

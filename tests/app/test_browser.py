@@ -56,6 +56,7 @@ def server(tmp_path_factory):
             str(cache / "results"),
             "--beeline-root",
             str(SHARED / "beeline"),
+            *(["--data-root", str(SHARED / "singlecell")] if (SHARED / "singlecell").is_dir() else []),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "GRIDAPP_MAX_UPLOAD_MB": "1"},
@@ -112,7 +113,7 @@ def _text(driver, element_id: str) -> str:
 
 
 def _choose(driver, dropdown_id: str, *labels: str) -> None:
-    driver.find_element(By.ID, dropdown_id).click()
+    _wait(driver, lambda d: d.find_element(By.ID, dropdown_id)).click()
     for label in labels:
         option = _wait(
             driver,
@@ -130,11 +131,10 @@ def _type(driver, element_id: str, value: str) -> None:
     box.send_keys(value, Keys.TAB)
 
 
-def _launch_and_wait(driver, timeout=400) -> str:
-    driver.find_element(By.ID, "launch").click()
-    return _wait(
-        driver, lambda d: _text(d, "status").startswith(("Done", "Run failed")) and _text(d, "status"), timeout
-    )
+def _launch_and_wait(driver, timeout=400, button="launch", status="status", failed="Run failed") -> str:
+    """Click ``button``, wait until ``status`` says Done or ``failed``, and return what it says."""
+    driver.find_element(By.ID, button).click()
+    return _wait(driver, lambda d: _text(d, status).startswith(("Done", failed)) and _text(d, status), timeout)
 
 
 def test_subset_launch_explore_export(server, browser):
@@ -214,12 +214,8 @@ def test_benchmark_page_scores_methods_in_the_background(server, browser):
     browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Benchmark']").click()
     _wait(browser, lambda d: d.find_element(By.ID, "bench-run").is_displayed())
     assert not browser.find_element(By.ID, "launch").is_displayed()
-    browser.find_element(By.ID, "bench-run").click()  # default: 4 methods on mDC-500-Specific
-    status = _wait(
-        browser,
-        lambda d: _text(d, "bench-status").startswith(("Done", "Benchmark failed")) and _text(d, "bench-status"),
-        300,
-    )
+    # default: 4 methods on mDC-500-Specific
+    status = _launch_and_wait(browser, 300, "bench-run", "bench-status", "Benchmark failed")
     assert status.startswith("Done"), status
     rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#bench-table tbody tr"))
     text = " ".join(r.text for r in rows)
@@ -320,3 +316,44 @@ def test_open_a_pyscenic_output_without_recomputing(server, browser):
     assert len(after - before) == 1 and _text(browser, "message") == ""
     [imported] = after - before
     assert '"method": "imported"' in (cache / "results" / imported / "params.json").read_text()
+
+
+def test_compare_two_conditions_and_select_a_regulon_on_the_volcano(server, browser):
+    if not (SHARED / "singlecell" / "kang2018_muscat_example_sce.h5ad").is_file():
+        pytest.skip("needs ../shared/data/singlecell (shared test data is not beside this checkout)")
+    url, _ = server
+    browser.get(url)
+    _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
+    _choose(browser, "dataset", "kang2018_muscat_example_sce.h5ad")
+    _wait(browser, lambda d: "of 1,556 cells" in _text(d, "cell-count"))
+    _choose(browser, "cell-types", "CD14+ Monocytes")
+    _choose(browser, "tfs", "allTFs_hg38.txt")
+    _type(browser, "n-top-genes", "300")
+    browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Compare']").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "compare-run").is_displayed())
+    assert browser.find_element(By.ID, "launch").is_displayed()  # the control column stays
+    _wait(browser, lambda d: "group_id" in _text(d, "group-key"))
+    _choose(browser, "group-a", "ctrl")
+    _choose(browser, "group-b", "stim")
+    status = _launch_and_wait(browser, 400, "compare-run", "compare-status", "Comparison failed")
+    assert status.startswith("Done"), status
+    points = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#volcano .scatterlayer .point"))
+    regulons = browser.execute_script("return document.querySelector('#volcano .js-plotly-plot').data[0].customdata")
+    assert len(points) == len(regulons) > 3
+    assert browser.find_elements(By.CSS_SELECTOR, "#delta-heatmap .heatmaplayer")
+    chosen = next((r for r in ("STAT1(+)", "IRF1(+)", "IRF2(+)") if r in regulons), regulons[0])
+    ActionChains(browser).move_to_element(points[regulons.index(chosen)]).pause(0.5).click().perform()
+    _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#split-embedding .gtitle").text == chosen)
+    assert _text(browser, "rewiring-info").startswith(chosen.split("(")[0] + ":")
+    panels = "return document.querySelector('#split-embedding .js-plotly-plot').data.map(t => t.name)"
+    assert browser.execute_script(panels) == ["ctrl", "stim"]
+    browser.save_screenshot(str(SCREENSHOTS / "compare.png"))
+    browser.find_element(By.XPATH, "//button[normalize-space(.)='Differential CSV']").click()
+    exported = _wait(browser, lambda d: next(iter(d.downloads.glob("differential*.csv")), None), 30)
+    time.sleep(0.5)
+    table = pd.read_csv(exported)
+    assert set(table["cell_type"]) == {"CD14+ Monocytes"} and set(table["regulon"]) == set(regulons)
+    # the run on both groups is open on the Explore page, with the clicked regulon selected
+    browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Explore']").click()
+    _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
+    assert chosen in _text(browser, "regulon")

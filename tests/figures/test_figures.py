@@ -11,6 +11,7 @@ from gridapp.core.network import annotate_edges, edges_above, focus_edges, selec
 from gridapp.figures.auc import auc_distribution
 from gridapp.figures.benchmark import curves_figure
 from gridapp.figures.clustermap import clicked_cell, clustermap
+from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
 from gridapp.figures.importance import importance_bins, importance_histogram
@@ -161,3 +162,64 @@ def test_benchmark_curves_one_colour_per_method_one_legend_entry():
     assert len(lines) == 6 and sum(t.showlegend for t in lines) == 2
     colours = {t.name: t.line.color for t in lines}
     assert colours["pearson"] != colours["engine"] and figure.layout.title.text == "mDC"
+
+
+DIFFERENTIAL = pd.DataFrame(
+    {
+        "cell_type": ["Mono", "Mono", "Mono", "T", "T", "T"],
+        "regulon": ["STAT1(+)", "SPI1(+)", "MYC(+)"] * 2,
+        "group_a": "ctrl",
+        "group_b": "stim",
+        "delta": [0.2, -0.05, 0.001, 0.1, 0.0, -0.002],
+        "pvalue": [1e-4, 0.01, 0.8, 1e-3, 0.9, 0.7],
+        "qvalue": [3e-4, 0.015, 0.8, 3e-3, 0.9, 0.9],
+        "test": "moderated (limma-style) t-test on donor means",
+    }
+)
+
+
+def test_volcano_colours_significant_regulons_by_direction():
+    figure = volcano(DIFFERENTIAL, "Mono", selected="SPI1(+)")
+    trace = figure.data[0]
+    assert list(trace.customdata) == ["STAT1(+)", "SPI1(+)", "MYC(+)"]
+    np.testing.assert_allclose(trace.y, [4, 2, -np.log10(0.8)])
+    assert list(trace.marker.color) == ["#d62728", "#1f77b4", "#9aa5b1"]  # up, down, not significant
+    assert list(trace.marker.line.width) == [0, 3, 0]
+    assert list(trace.text) == ["STAT1(+)", "SPI1(+)", ""]
+    assert "2 with q < 0.05" in figure.layout.title.text
+
+
+def test_delta_heatmap_marks_significance():
+    figure = delta_heatmap(DIFFERENTIAL)
+    heatmap = figure.data[0]
+    assert list(heatmap.y) == ["Mono", "T"] and list(heatmap.x) == ["MYC(+)", "SPI1(+)", "STAT1(+)"]
+    assert heatmap.text.tolist() == [["", "*", "**"], ["", "", "**"]]
+    assert heatmap.zmin == -heatmap.zmax == -0.2
+
+
+def test_split_embedding_has_one_panel_per_group_on_one_colour_scale():
+    coordinates = np.arange(12, dtype=float).reshape(6, 2)
+    values = pd.Series([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], name="STAT1(+)")
+    groups = pd.Series(["ctrl", "stim", "ctrl", "stim", "ctrl", "other"])
+    figure = split_embedding(coordinates, values, groups, ["ctrl", "stim"])
+    assert [t.name for t in figure.data] == ["ctrl", "stim"]
+    assert list(figure.data[1].marker.color) == [0.2, 0.4]
+    assert {(t.marker.cmin, t.marker.cmax) for t in figure.data} == {(0.1, 0.6)}
+    assert [t.marker.showscale for t in figure.data] == [False, True]
+
+
+def test_rewiring_elements_style_gained_and_lost_edges():
+    edges = pd.DataFrame(
+        {
+            "TF": ["STAT1", "STAT1", "STAT1", "SPI1"],
+            "target": ["IFIT1", "MX1", "LYZ", "LYZ"],
+            "importance_a": [np.nan, 3.0, 5.0, 9.0],
+            "importance_b": [8.0, 4.0, np.nan, 9.0],
+            "status": ["gained", "kept", "lost", "kept"],
+        }
+    )
+    links = [e for e in rewiring_elements(edges, focus=("STAT1",)) if "source" in e["data"]]
+    styled = {(e["data"]["target"], e["classes"]) for e in links}
+    assert styled == {("IFIT1", "gained"), ("MX1", "kept"), ("LYZ", "lost")}
+    assert max(links, key=lambda e: e["data"]["importance"])["data"]["target"] == "IFIT1"
+    assert len([e for e in rewiring_elements(edges) if "source" in e["data"]]) == 4

@@ -12,7 +12,7 @@ from gridapp.cli import main
 from gridapp.core.compare import DIFFERENTIAL_COLUMNS, differential_activity
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.compare import CompareSpec
+from gridapp.jobs.compare import CompareSpec, load_compare
 from gridapp.jobs.params import RunParams
 from tests.conftest import shared
 
@@ -135,3 +135,14 @@ def test_an_unknown_group_is_one_clear_line(compared, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "obs['group_id'] has no value 'stimulated'" in err and "Traceback" not in err
+
+
+def test_a_stored_comparison_reads_back_whole(compared):
+    _, folder, _ = compared
+    stored = load_compare(folder / "out")
+    assert stored.group_key == "group_id" and stored.groups == ("ctrl", "stim")
+    pd.testing.assert_frame_equal(stored.differential, pd.read_csv(folder / "out" / "differential.csv"))
+    assert set(stored.rewiring.edges["status"]) == {"kept", "gained", "lost"}
+    assert stored.reproducibility is not None and stored.keys["union"] in {
+        p.name for p in (folder / "cache" / "results").iterdir()
+    }

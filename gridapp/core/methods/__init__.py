@@ -5,6 +5,7 @@ from __future__ import annotations
 from gridapp.core.methods import (
     arboreto,  # noqa: F401  (registers grnboost2, genie3)
     boosting,  # noqa: F401  (registers grnboost2-fast)
+    lasso,  # noqa: F401  (registers lasso)
     statistics,  # noqa: F401  (registers pearson, spearman, mi)
 )
 from gridapp.core.methods.registry import DEFAULT_METHOD, METHODS, Method, get_method, infer

@@ -85,6 +85,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     grn = parser.add_argument_group("inference")
     grn.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
     grn.add_argument("--seed", type=int, default=0)
+    grn.add_argument("--target-layer", help="lasso: layer regressed on the TFs (new / unspliced RNA; default X)")
+    grn.add_argument("--tf-layer", help="lasso: layer of the TFs' expression (total / spliced; default X)")
     grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
     grn.add_argument(
         "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
@@ -97,6 +99,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     prune.add_argument("--prior", help="prior network (DoRothEA, CollecTRI, TRRUST, ...)")
     prune.add_argument("--prior-confidence", type=_csv, default=(), help="DoRothEA levels to keep, e.g. A,B,C")
     prune.add_argument("--no-prune", action="store_true", help="keep co-expression modules as regulons")
+    prune.add_argument(
+        "--fdr", type=float, default=0.05, help="lasso + --prior: keep TFs whose targets are enriched at this FDR"
+    )
     parser.add_argument("--auc-threshold", type=float, help="AUCell ranking cut-off (chosen from the data)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
@@ -132,6 +137,9 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
         "n_top_genes": args.n_top_genes,
         "method": args.method,
         "seed": args.seed,
+        "target_layer": args.target_layer,
+        "tf_layer": args.tf_layer,
+        "fdr": args.fdr,
         "runs": args.runs,
         "min_occurrence": args.min_occurrence,
         "motif_dbs": tuple(args.motif_db),

@@ -29,6 +29,7 @@ from gridapp.core.priors import prior_targets
 logger = logging.getLogger(__name__)
 
 ACTIVATING = "activating"
+REPRESSING = "repressing"
 REGULON_COLUMNS = ["regulon", "TF", "target", "weight"]
 
 
@@ -180,6 +181,44 @@ def merge_by_tf(
         for tf, gene2weight in sorted(merged.items())
         if len(set(gene2weight) - {tf}) >= min_targets
     ]
+
+
+def signed_regulons(
+    adjacencies: pd.DataFrame, *, tfs: Sequence[str] | None = None, min_targets: int = 5
+) -> list[Regulon]:
+    """``TF(+)`` and ``TF(-)`` regulons from signed links (a ``coefficient`` column, e.g. the LASSO's).
+
+    Parameters
+    ----------
+    adjacencies
+        ``TF, target, importance, coefficient``.
+    tfs
+        Only these TFs (e.g. those an enrichment filter kept); all when ``None``.
+    min_targets
+        Fewest targets a regulon keeps.
+
+    Returns
+    -------
+    Regulons weighted by ``importance`` (|coefficient|): positive links give the activating
+    ``TF(+)``, negative ones the repressing ``TF(-)`` (context ``repressing``).
+    """
+    if "coefficient" not in adjacencies:
+        raise GridappError("Signed regulons need a signed method's links (a coefficient column).")
+    chosen = adjacencies if tfs is None else adjacencies[adjacencies["TF"].isin(list(tfs))]
+    found = []
+    for (tf, positive), links in chosen.groupby(["TF", chosen["coefficient"] > 0], sort=True):
+        targets = links[links["target"] != tf]
+        if len(targets) >= min_targets:
+            found.append(
+                Regulon(
+                    name=f"{tf}({'+' if positive else '-'})",
+                    gene2weight=dict(zip(targets["target"], targets["importance"].astype(float))),
+                    gene2occurrence={},
+                    transcription_factor=tf,
+                    context=frozenset([ACTIVATING if positive else REPRESSING]),
+                )
+            )
+    return found
 
 
 def regulons_table(regulons: Sequence[Regulon]) -> pd.DataFrame:

@@ -28,6 +28,8 @@ STYLESHEET = [
         },
     },
     {"selector": "edge.in_prior", "style": {"line-color": "#2ca02c", "target-arrow-color": "#2ca02c"}},
+    # a signed method's repressing links (negative coefficient) end in a bar, as in pathway diagrams
+    {"selector": "edge.repressing", "style": {"target-arrow-shape": "tee", "line-style": "dashed"}},
 ]
 
 
@@ -36,7 +38,8 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
 
     TFs sit on an inner circle, targets on an outer one, each target near its strongest TF; edge
     width grows with importance. ``edges`` has ``TF, target, importance`` and optionally
-    ``in_prior`` and ``status`` (``kept``/``gained``/``lost`` of a rewiring), both edge classes.
+    ``in_prior``, ``status`` (``kept``/``gained``/``lost`` of a rewiring) and ``coefficient`` (a signed
+    method's: negative ones are ``repressing``), all edge classes.
     """
     if edges.empty:
         return []
@@ -57,13 +60,14 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
     in_prior = edges["in_prior"].to_numpy() if "in_prior" in edges else np.zeros(len(edges), dtype=bool)
     occurrence = edges["occurrence"].to_numpy(dtype=float) if "occurrence" in edges else np.ones(len(edges))
     status = edges["status"].tolist() if "status" in edges else [""] * len(edges)
+    repressing = (edges["coefficient"] < 0).tolist() if "coefficient" in edges else [False] * len(edges)
     links = [
         {
             "data": {"source": tf, "target": target, "importance": float(w), "width": float(width), "occurrence": o},
-            "classes": " ".join(c for c in ("in_prior" if prior else "", change) if c),
+            "classes": " ".join(c for c in ("in_prior" if prior else "", change, "repressing" if rep else "") if c),
         }
-        for tf, target, w, width, prior, o, change in zip(
-            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist(), status
+        for tf, target, w, width, prior, o, change, rep in zip(
+            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist(), status, repressing
         )
     ]
     return nodes + links

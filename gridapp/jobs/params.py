@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gridapp import __version__
 from gridapp.core.errors import GridappError
+from gridapp.core.methods import get_method
 from gridapp.core.methods.registry import DEFAULT_METHOD
 
 PRUNE_MODES = ("cistarget", "prior", "none")
@@ -36,6 +37,9 @@ class RunParams:
         Gene set: highly variable genes ∪ TFs, detected in at least this fraction of cells.
     method, seed
         GRN inference method id (see :data:`gridapp.core.methods.METHODS`) and its seed.
+    target_layer, tf_layer
+        Layers a method with these options (``lasso``) regresses (new / unspliced RNA) and regresses on
+        (total / spliced); ``X`` when ``None``.
     runs, min_occurrence
         Inference runs (seeds ``seed .. seed + runs - 1``) and the fraction of them an edge or a
         regulon must occur in to enter the consensus (``runs > 1``).
@@ -44,7 +48,9 @@ class RunParams:
     motif_dbs, motif_annotations
         cisTarget ranking databases and motif annotations (``prune="cistarget"``).
     prior, prior_confidence
-        Prior network file and DoRothEA confidence levels to keep (``prune="prior"``).
+        Prior network file and DoRothEA confidence levels to keep (``prune="prior"``). A signed method
+        (``lasso``) uses the prior as sci-fate uses ChIP-seq targets: a TF is kept when its targets are
+        enriched in the prior's (Fisher's exact test, Benjamini–Hochberg below ``fdr``).
     auc_threshold
         AUCell ranking cut-off; chosen from the data when ``None``.
     """
@@ -62,6 +68,8 @@ class RunParams:
     min_cells_fraction: float = 0.01
     method: str = DEFAULT_METHOD
     seed: int = 0
+    target_layer: str | None = None
+    tf_layer: str | None = None
     runs: int = 1
     min_occurrence: float = 0.8
     prune: str = "none"
@@ -69,6 +77,7 @@ class RunParams:
     motif_annotations: str | None = None
     prior: str | None = None
     prior_confidence: tuple[str, ...] = field(default=())
+    fdr: float = 0.05
     auc_threshold: float | None = None
 
     def __post_init__(self) -> None:
@@ -84,6 +93,18 @@ class RunParams:
         if self.runs < 1 or not 0 < self.min_occurrence <= 1:
             raise GridappError(
                 f"--runs must be ≥ 1 and --min-occurrence in (0, 1], got {self.runs} and {self.min_occurrence}."
+            )
+        method = get_method(self.method)
+        layers = [name for name in ("target_layer", "tf_layer") if getattr(self, name)]
+        if set(layers) - set(method.options):
+            raise GridappError(
+                f"--{layers[0].replace('_', '-')} applies to methods that regress layers, not {self.method!r}.",
+                "Use --method lasso, or leave the layer options out.",
+            )
+        if method.signed and self.prune == "cistarget":
+            raise GridappError(
+                f"{self.method!r} gives signed links, not co-expression modules for cisTarget.",
+                "Use --prior FILE (enrichment filter) or --no-prune.",
             )
         if self.n_top_genes < 1:
             raise GridappError(f"--n-top-genes must be positive, got {self.n_top_genes}.")
@@ -101,6 +122,10 @@ class RunParams:
         if overrides.get("prune", "prior") == "prior":
             defaults["prior"] = str(DEMO_DIR / "dorothea_ABC_kang.tsv")
         return cls(**{**defaults, **overrides})
+
+    def method_options(self) -> dict:
+        """The run options the chosen method takes (those that are set)."""
+        return {name: getattr(self, name) for name in get_method(self.method).options if getattr(self, name)}
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples as lists)."""

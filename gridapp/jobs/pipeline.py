@@ -21,9 +21,10 @@ from distributed import Client
 from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
 from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
+from gridapp.core.enrichment import tf_enrichment
 from gridapp.core.errors import GridappError
 from gridapp.core.io import InputReport, read_dataset
-from gridapp.core.methods import infer
+from gridapp.core.methods import get_method, infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
 from gridapp.jobs.params import RunParams, file_fingerprint
@@ -60,7 +61,9 @@ class Result:
     adata
         The cell subset on the chosen genes, log-normalised, with ``obsm['X_aucell']``,
         ``obsm['X_umap_aucell']``, ``obsm['X_tsne_aucell']`` and ``uns['aucell']``,
-        ``uns['regulon_summaries']`` (when a cell-type column was given) and ``uns['consensus']``
+        ``uns['regulon_summaries']`` (when a cell-type column was given), ``uns['enrichment']`` (a signed
+        method pruned by a prior: TF, n_targets, n_reference, overlap, odds_ratio, pvalue, qvalue, kept)
+        and ``uns['consensus']``
         (several runs: ``runs``, ``min_occurrence``, ``regulons`` = occurrence per regulon name).
     adjacencies
         ``TF, target, importance``, sorted by decreasing importance; with several runs, their
@@ -148,18 +151,27 @@ def _run_steps(
     for seed in range(params.seed, params.seed + params.runs):
         if cancelled():
             raise Cancelled(f"cancelled during step 'grn' (before seed {seed})")
-        runs.append(infer(adata, coverage.present, method=params.method, seed=seed, client=client))
+        runs.append(
+            infer(adata, coverage.present, method=params.method, seed=seed, client=client, **params.method_options())
+        )
     adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
     grn_stats = {**runs[0].attrs, "runs": len(runs)}
     lap("grn")
 
     step(4)
-    found_per_run = [regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
+    signed = get_method(params.method).signed
+    found_per_run = [[] if signed else regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
     found = found_per_run[0]
     lap("modules")
 
     step(5)
-    pruned = [_prune(params, modules, cache_dir=cache_dir, client=client) for modules in found_per_run]
+    if signed:
+        pruned = [_prune_signed(params, run_adjacencies, list(adata.var_names)) for run_adjacencies in runs]
+        if pruned[0][1] is not None:
+            adata.uns["enrichment"] = pruned[0][1]
+        pruned = [(found_signed, None) for found_signed, _ in pruned]
+    else:
+        pruned = [_prune(params, modules, cache_dir=cache_dir, client=client) for modules in found_per_run]
     found_regulons, motifs = pruned[0]
     if len(runs) > 1:
         found_regulons, occurrence = consensus_regulons([r for r, _ in pruned], min_occurrence=params.min_occurrence)
@@ -234,6 +246,17 @@ def _prune(
     if params.prune == "prior":
         return regulons.prune_prior(found, read_prior(params.prior, confidence=params.prior_confidence)), None
     return regulons.unpruned(found), None
+
+
+def _prune_signed(
+    params: RunParams, adjacencies: pd.DataFrame, genes: list[str]
+) -> tuple[list[Regulon], pd.DataFrame | None]:
+    """``TF(+)``/``TF(-)`` regulons from signed links, of the TFs enriched in the prior when pruning by one."""
+    if params.prune != "prior":
+        return regulons.signed_regulons(adjacencies), None
+    reference = read_prior(params.prior, confidence=params.prior_confidence)
+    table = tf_enrichment(adjacencies, reference, universe=genes, fdr=params.fdr)
+    return regulons.signed_regulons(adjacencies, tfs=table.loc[table["kept"], "TF"].tolist()), table
 
 
 def prepare(
@@ -313,6 +336,7 @@ def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> li
 
     ``adjacencies.csv``, ``regulons.csv/.gmt/.json``, ``auc.csv``, ``auc_binary.csv``, ``motifs.csv`` (cisTarget),
     ``celltype_<table>.csv`` (with a cell-type column), ``regulon_occurrence.csv`` (several runs),
+    ``enrichment.csv`` (a signed method pruned by a prior: the per-TF Fisher test),
     ``result.h5ad``, ``result.loom`` and ``run.json`` (written last: its presence marks a complete output).
     """
     started = time.perf_counter()
@@ -322,6 +346,8 @@ def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> li
     result.adata.obsm["X_aucell_binary"].to_csv(out / "auc_binary.csv", index_label="cell")
     if result.motifs is not None:
         result.motifs.to_csv(out / "motifs.csv")
+    if isinstance(result.adata.uns.get("enrichment"), pd.DataFrame):
+        result.adata.uns["enrichment"].to_csv(out / "enrichment.csv", index=False)
     if "consensus" in result.adata.uns:
         result.adata.uns["consensus"]["regulons"].to_csv(out / "regulon_occurrence.csv", index=False)
     for name, table in result.adata.uns.get("regulon_summaries", {}).items():

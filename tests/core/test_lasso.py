@@ -13,6 +13,7 @@ from gridapp.core.enrichment import enriched_links, tf_enrichment
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import infer
 from gridapp.core.methods.lasso import lasso
+from gridapp.core.regulons import signed_regulons
 
 TFS = ["ACT", "REP", "IDLE1", "IDLE2", "IDLE3"]
 
@@ -84,3 +85,14 @@ def test_fisher_filter_keeps_the_enriched_tf_and_drops_the_other():
     assert (table.loc["A", "n_targets"], table.loc["A", "n_reference"], table.loc["A", "overlap"]) == (10, 10, 8)
     assert table.loc["A", "kept"] and not table.loc["B", "kept"]
     assert set(enriched_links(adjacencies, table.reset_index())["TF"]) == {"A"}
+
+
+def test_signed_links_make_activating_and_repressing_regulons(signed, client):
+    links = lasso(signed, TFS, client=client)
+    found = {r.name: r for r in signed_regulons(links, min_targets=3)}
+    assert {"ACT(+)", "REP(-)"} <= set(found)
+    assert {f"UP{i}" for i in range(4)} <= set(found["ACT(+)"].genes)
+    assert {f"DOWN{i}" for i in range(4)} <= set(found["REP(-)"].genes)
+    assert found["REP(-)"].context == frozenset(["repressing"])
+    only_rep = {r.name for r in signed_regulons(links, tfs=["REP"], min_targets=3)}
+    assert "REP(-)" in only_rep and only_rep <= {"REP(+)", "REP(-)"}

@@ -223,3 +223,9 @@ def test_rewiring_elements_style_gained_and_lost_edges():
     assert styled == {("IFIT1", "gained"), ("MX1", "kept"), ("LYZ", "lost")}
     assert max(links, key=lambda e: e["data"]["importance"])["data"]["target"] == "IFIT1"
     assert len([e for e in rewiring_elements(edges) if "source" in e["data"]]) == 4
+
+
+def test_negative_coefficients_are_drawn_as_repressing_edges():
+    signed = ADJACENCIES.head(3).assign(coefficient=[0.5, -0.2, 0.1])
+    links = [e for e in network_elements(signed) if "source" in e["data"]]
+    assert [e["classes"] for e in links] == ["", "repressing", ""]

@@ -174,5 +174,7 @@ register(
         supervised=False,
         infer=lasso,
         parameters={"l1_ratio": L1_RATIO, "n_folds": N_FOLDS, "n_alphas": N_ALPHAS, "min_cells": MIN_CELLS},
+        signed=True,
+        options=("target_layer", "tf_layer"),
     )
 )

@@ -40,6 +40,11 @@ class Method:
         The seed changes the result (a benchmark runs unseeded methods once).
     parameters
         Hyper-parameters the method runs with, as published or chosen here.
+    signed
+        Its links carry a signed ``coefficient`` (activation > 0, repression < 0): regulons are
+        ``TF(+)`` / ``TF(-)`` from the signs instead of co-expression modules.
+    options
+        Run options (:class:`~gridapp.jobs.params.RunParams` fields) it takes as keyword arguments.
     """
 
     id: str
@@ -49,6 +54,8 @@ class Method:
     infer: InferFunction
     seeded: bool = True
     parameters: dict = field(default_factory=dict)
+    signed: bool = False
+    options: tuple[str, ...] = ()
 
 
 METHODS: dict[str, Method] = {}
@@ -75,6 +82,7 @@ def infer(
     method: str = "grnboost2",
     seed: int = 0,
     client: Client | None = None,
+    **options: object,
 ) -> pd.DataFrame:
     """Infer TF → target adjacencies with a registered method.
 
@@ -90,11 +98,18 @@ def infer(
         Random seed; the same seed gives the same adjacencies.
     client
         Dask client for the parallel part; a local cluster when ``None``.
+    **options
+        The method's own run options (:attr:`Method.options`, e.g. the LASSO's ``target_layer``).
 
     Returns
     -------
     DataFrame ``TF, target, importance`` sorted by decreasing importance, self-links excluded.
     """
-    adjacencies = get_method(method).infer(adata, [t for t in tfs if t in adata.var_names], seed=seed, client=client)
+    chosen = get_method(method)
+    unknown = sorted(set(options) - set(chosen.options))
+    if unknown:
+        raise GridappError(f"Method {method!r} takes no option {', '.join(unknown)}.")
+    present = [t for t in tfs if t in adata.var_names]
+    adjacencies = chosen.infer(adata, present, seed=seed, client=client, **options)
     adjacencies = adjacencies[adjacencies["TF"] != adjacencies["target"]]
     return adjacencies.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)

@@ -124,7 +124,7 @@ def register(app: Dash, config: AppConfig) -> None:
         if result is None or result.differential is None:
             return [], None, {}, [], []
         types = sorted(result.differential["cell_type"].unique())
-        table = result.reproducibility if result.reproducibility is not None else None
+        table = result.reproducibility
         rows = [] if table is None else table.round(3).to_dict("records")
         columns = [] if table is None else [{"name": c, "id": c} for c in table.columns]
         return types, chosen if chosen in types else types[0], delta_heatmap(result.differential), rows, columns

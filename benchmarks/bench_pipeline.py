@@ -38,8 +38,12 @@ def synthetic_counts(folder: Path, n_cells: int, n_genes: int, n_tfs: int, seed:
     weights = sp.csr_matrix(
         (rng.uniform(0.2, 1.0, len(links)), (links["tf"], links["target"])), shape=(n_tfs, n_genes - n_tfs)
     )
-    rate = np.hstack([tf_activity, (weights.T @ tf_activity.T).T + 0.05]) * 0.4
-    counts = sp.csr_matrix(rng.negative_binomial(2, 2 / (2 + rate)).astype(np.float32))
+    blocks = []
+    for start in range(0, n_cells, 5000):  # in blocks of cells, so that the dense rates stay small
+        activity = tf_activity[start : start + 5000]
+        rate = np.hstack([activity, (weights.T @ activity.T).T + 0.05]) * 0.4
+        blocks.append(sp.csr_matrix(rng.negative_binomial(2, 2 / (2 + rate)).astype(np.float32)))
+    counts = sp.vstack(blocks, format="csr")
     names = [f"TF{i}" for i in range(n_tfs)] + [f"GENE{i}" for i in range(n_genes - n_tfs)]
     obs = pd.DataFrame(
         {"cell_type": pd.Categorical(np.array(["A", "B", "C", "D"])[tf_activity[:, :4].argmax(axis=1)])},

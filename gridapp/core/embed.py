@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import anndata as ad
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
+from openTSNE import TSNE
 from pynndescent import PyNNDescentTransformer
 
 #: from this many cells scanpy builds the kNN graph with pynndescent instead of exact distances
@@ -26,6 +29,9 @@ class NNDescentMatrix(PyNNDescentTransformer):
 def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_neighbors: int = 15) -> None:
     """Compute UMAP and tSNE on the AUC matrix, as the SCENIC protocol does.
 
+    UMAP through scanpy; tSNE with openTSNE (FFT-accelerated gradients from 10,000 cells: about a
+    minute for 50,000 cells on 2 cores, where scanpy's Barnes–Hut tSNE takes about ten).
+
     Writes ``adata.obsm['X_umap_aucell']`` and ``adata.obsm['X_tsne_aucell']`` (cells × 2); the
     data's own ``X_umap`` / ``X_tsne`` are left alone.
     """
@@ -37,6 +43,9 @@ def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_
     )
     sc.pp.neighbors(scratch, use_rep="X", n_neighbors=n_neighbors, random_state=seed, transformer=transformer)
     sc.tl.umap(scratch, random_state=seed)
-    sc.tl.tsne(scratch, use_rep="X", random_state=seed, perplexity=min(30, (adata.n_obs - 1) / 3))
     adata.obsm[f"X_umap_{use_rep.removeprefix('X_')}"] = scratch.obsm["X_umap"]
-    adata.obsm[f"X_tsne_{use_rep.removeprefix('X_')}"] = scratch.obsm["X_tsne"]
+    start = "pca" if np.ptp(auc, axis=0).any() else "random"  # identical cells have no principal axis
+    tsne = TSNE(
+        perplexity=min(30, (adata.n_obs - 1) / 3), initialization=start, random_state=seed, n_jobs=os.cpu_count() or 1
+    )
+    adata.obsm[f"X_tsne_{use_rep.removeprefix('X_')}"] = np.asarray(tsne.fit(auc))

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from ctxcore.genesig import Regulon
 from distributed import Client
 from pyscenic.prune import df2regulons, prune2df
-from pyscenic.utils import modules_from_adjacencies
+from pyscenic.utils import RHO_THRESHOLD, modules_from_adjacencies
 
 from gridapp.core.errors import GridappError
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db, read_motif_annotations, write_motif_annotations
@@ -48,6 +49,10 @@ def modules(
 ) -> list[Regulon]:
     """pySCENIC's co-expression modules from adjacencies (top targets, top regulators, percentiles).
 
+    The TF–target Pearson correlations that split activating from repressing links are computed
+    here (:func:`link_correlations`, sparse-aware) and handed to pySCENIC's module builder, which
+    would otherwise densify the whole matrix and correlate every gene pair.
+
     Parameters
     ----------
     adata
@@ -59,9 +64,13 @@ def modules(
     keep_only_activating
         Drop modules of negatively correlated targets (pySCENIC's default).
     """
+    rho = link_correlations(adata, adjacencies)
+    with_sign = adjacencies[["TF", "target", "importance"]].assign(
+        regulation=(rho > RHO_THRESHOLD).astype(int) - (rho < -RHO_THRESHOLD).astype(int), rho=rho
+    )
     found = modules_from_adjacencies(
-        adjacencies,
-        expression_frame(adata),
+        with_sign,
+        pd.DataFrame(columns=adata.var_names, dtype=float),  # only its gene names are read
         min_genes=min_genes,
         keep_only_activating=keep_only_activating,
     )
@@ -71,6 +80,30 @@ def modules(
             "Use more cells or genes (--n-top-genes), or check that the TFs are expressed.",
         )
     return found
+
+
+def link_correlations(adata: ad.AnnData, adjacencies: pd.DataFrame) -> np.ndarray:
+    """Pearson correlation over cells of each adjacency's TF and target (NaN for a constant gene).
+
+    One TFs × genes product, so sparse expression stays sparse and memory grows with TFs × genes.
+    """
+    genes = pd.Index(adata.var_names)
+    tfs = pd.Index(adjacencies["TF"].unique())
+    matrix = adata.X.astype(np.float64) if sp.issparse(adata.X) else np.asarray(adata.X, dtype=np.float64)
+    n_cells = adata.n_obs
+    means = np.asarray(matrix.mean(axis=0)).ravel()
+    squares = np.asarray(matrix.multiply(matrix).sum(axis=0) if sp.issparse(matrix) else (matrix**2).sum(axis=0))
+    spread = np.sqrt(np.maximum(squares.ravel() - n_cells * means**2, 0.0))
+    columns = genes.get_indexer(tfs)
+    cross = np.asarray(
+        (matrix[:, columns].T @ matrix).todense() if sp.issparse(matrix) else matrix[:, columns].T @ matrix
+    )
+    covariance = cross - n_cells * np.outer(means[columns], means)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        correlation = covariance / np.outer(spread[columns], spread)
+    correlation[:, spread == 0] = np.nan
+    correlation[spread[columns] == 0] = np.nan
+    return correlation[tfs.get_indexer(adjacencies["TF"]), genes.get_indexer(adjacencies["target"])]
 
 
 def prune_cistarget(

@@ -192,3 +192,22 @@ def test_embedding_of_more_cells_than_the_exact_neighbour_search_takes():
     assert umap.shape == (8200, 2) and np.isfinite(umap).all()
     centre_a, centre_b = umap[:4100].mean(axis=0), umap[4100:].mean(axis=0)
     assert np.linalg.norm(centre_a - centre_b) > umap[:4100].std(axis=0).mean()  # the two groups apart
+
+
+@pytest.mark.parametrize("separation", [0.0, 0.05, 0.2])
+def test_thresholds_equal_pyscenic_rule(separation):
+    from pyscenic.binarization import derive_threshold
+
+    from gridapp.core.aucell import auc_threshold_of
+
+    rng = np.random.default_rng(1)
+    values = np.r_[rng.normal(0.1, 0.03, 900), rng.normal(0.1 + separation, 0.03, 300)].clip(0).round(4)
+    expected = derive_threshold(pd.DataFrame({"R": values}), "R", seed=1)
+    assert auc_threshold_of(values, seed=1) == pytest.approx(expected, rel=1e-6)
+
+
+def test_embedding_of_cells_that_all_have_the_same_activity():
+    adata = ad.AnnData(np.zeros((40, 3), dtype=np.float32))
+    adata.obsm["X_aucell"] = pd.DataFrame(np.zeros((40, 2)), index=adata.obs_names, columns=["A(+)", "B(+)"])
+    embed_auc(adata, seed=0)
+    assert np.isfinite(adata.obsm["X_tsne_aucell"]).all() and np.isfinite(adata.obsm["X_umap_aucell"]).all()

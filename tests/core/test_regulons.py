@@ -197,3 +197,26 @@ def test_unpruned_regulons_say_so_and_round_trip_through_the_table():
     assert table["weight"].is_monotonic_decreasing
     rebuilt = regulons.regulons_from_table(table)
     assert rebuilt[0].name == unpruned[0].name and dict(rebuilt[0].gene2weight) == dict(unpruned[0].gene2weight)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_modules_equal_pyscenic_built_from_the_dense_matrix(sparse):
+    import scipy.sparse as sp
+    from pyscenic.utils import add_correlation, modules_from_adjacencies
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(0.5, (400, 120)).astype(np.float32)
+    counts[:, 5], counts[:, 7] = 0.0, 2.0  # a constant gene has no correlation
+    genes = [f"g{i}" for i in range(120)]
+    values = np.log1p(counts)
+    adata = ad.AnnData(sp.csr_matrix(values) if sparse else values, var=pd.DataFrame(index=genes))
+    tf, target = rng.integers(0, 20, 3000), rng.integers(0, 120, 3000)
+    adjacencies = pd.DataFrame(
+        {"TF": np.array(genes)[tf], "target": np.array(genes)[target], "importance": rng.exponential(1, 3000)}
+    )[tf != target].drop_duplicates(["TF", "target"])
+    dense = regulons.expression_frame(adata)
+    rho = add_correlation(adjacencies, dense)["rho"].to_numpy()
+    np.testing.assert_allclose(regulons.link_correlations(adata, adjacencies), rho, atol=1e-12)
+    expected = modules_from_adjacencies(adjacencies, dense, min_genes=5)
+    found = regulons.modules(adata, adjacencies, min_genes=5)
+    assert [(m.name, m.context, m.gene2weight) for m in found] == [(m.name, m.context, m.gene2weight) for m in expected]

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update
+from dash.dash_table.Format import Format, Scheme
 
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
-from gridapp.core.methods import DEFAULT_METHOD
+from gridapp.core.methods import DEFAULT_METHOD, get_method
 from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold, score_candidates
 from gridapp.core.network import annotate_edges, select_edges
 from gridapp.core.parallel import dask_client
@@ -32,11 +33,11 @@ from gridapp.figures.benchmark import curves_figure
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
-from gridapp.figures.importance import importance_bins, importance_histogram
+from gridapp.figures.importance import importance_bins, importance_histogram, signed_bins
 from gridapp.figures.network import network_elements
 from gridapp.jobs.bench import BenchProgress, BenchResult, BenchSpec, load_result, run_benchmark, save_result
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.datasets import category_columns, count_cells, obs_table, within_roots
+from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table, within_roots
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import STEPS, prepare
 from gridapp.jobs.runner import launch
@@ -50,6 +51,9 @@ FORM_FIELDS = (
     "celltype-key",
     "cell-types",
     "method",
+    "target-layer",
+    "tf-layer",
+    "fdr",
     "seed",
     "runs-count",
     "min-occurrence",
@@ -99,8 +103,12 @@ def run_options(cache: ResultCache) -> list[dict]:
 
 
 @lru_cache(maxsize=8)
-def _bins(cache_root: str, key: str) -> tuple[np.ndarray, np.ndarray]:
-    return importance_bins(ResultCache(cache_root).load(key).adjacencies["importance"].to_numpy())
+def _bins(cache_root: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Histogram of a stored network's importances: bin edges, counts, and (signed links) repressing counts."""
+    adjacencies = ResultCache(cache_root).load(key).adjacencies
+    if "coefficient" in adjacencies:
+        return signed_bins(adjacencies["coefficient"].to_numpy())
+    return (*importance_bins(adjacencies["importance"].to_numpy()), None)
 
 
 @lru_cache(maxsize=8)
@@ -110,6 +118,17 @@ def _prior_pairs(path: str | None, confidence: tuple[str, ...]) -> frozenset[tup
         return frozenset()
     prior = read_prior(path, confidence=confidence)
     return frozenset(zip(prior["TF"], prior["target"]))
+
+
+def table_payload(table: pd.DataFrame | None) -> tuple[list[dict], list[dict]]:
+    """A DataTable's rows and columns for ``table``: numbers stay sortable and show 3 significant digits,
+    booleans read yes / no."""
+    if table is None:
+        return [], []
+    shown = table.assign(**{c: table[c].map({True: "yes", False: "no"}) for c in table if table[c].dtype == bool})
+    number = {"type": "numeric", "format": Format(precision=3, scheme=Scheme.decimal_or_exponent)}
+    columns = [{"name": c, "id": c, **(number if pd.api.types.is_float_dtype(shown[c]) else {})} for c in shown]
+    return shown.to_dict("records"), columns
 
 
 def _suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
@@ -125,18 +144,26 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("donor-key", "value"),
         Output("celltype-key", "options"),
         Output("celltype-key", "value"),
+        Output("target-layer", "options"),
+        Output("tf-layer", "options"),
         Output("message", "children", allow_duplicate=True),
         Input("dataset", "value"),
         prevent_initial_call="initial_duplicate",
     )
     def choose_dataset(dataset):
         if not dataset:
-            return [], None, [], None, ""
+            return [], None, [], None, [], [], ""
         try:
-            columns = list(category_columns(obs_table(within_roots(dataset, roots_of(config)))))
+            path = within_roots(dataset, roots_of(config))
+            columns, layers = list(category_columns(obs_table(path))), layer_names(path)
         except GridappError as err:
-            return [], None, [], None, str(err)
-        return columns, _suggest(columns, DONOR_HINTS), columns, _suggest(columns, CELLTYPE_HINTS), ""
+            return [], None, [], None, [], [], str(err)
+        donor, celltype = _suggest(columns, DONOR_HINTS), _suggest(columns, CELLTYPE_HINTS)
+        return columns, donor, columns, celltype, layers, layers, ""
+
+    @app.callback(Output("layer-fields", "hidden"), Input("method", "value"))
+    def show_layer_fields(method):
+        return "target_layer" not in get_method(method or DEFAULT_METHOD).options
 
     for key_id, values_id in (("donor-key", "donors"), ("celltype-key", "cell-types")):
 
@@ -274,6 +301,18 @@ def register(app: Dash, config: AppConfig) -> None:
             float(result.summary["params"].get("min_occurrence", 0)) if consensus else 0,
             not consensus,
         )
+
+    @app.callback(
+        Output("enrichment-table", "data"),
+        Output("enrichment-table", "columns"),
+        Output("enrichment-panel", "hidden"),
+        Input("result-key", "data"),
+    )
+    def show_enrichment(key):
+        table = cache.load(key).adata.uns.get("enrichment") if key and key in cache else None
+        if not isinstance(table, pd.DataFrame):
+            return [], [], True
+        return *table_payload(table), False
 
     @app.callback(
         Output("threshold", "value", allow_duplicate=True),
@@ -554,6 +593,7 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         raise GridappError("Choose a dataset and a TF list.")
     prune = form.get("prune") or "none"
     donors, cell_types = tuple(form.get("donors") or ()), tuple(form.get("cell-types") or ())
+    method = get_method(form.get("method") or DEFAULT_METHOD)
     return RunParams(
         input=str(within_roots(form["dataset"], roots_of(config))),
         tfs=str(within_roots(form["tfs"], roots_of(config))),
@@ -561,7 +601,10 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         donors=donors,
         cell_type_key=form.get("celltype-key"),
         cell_types=cell_types,
-        method=form.get("method") or DEFAULT_METHOD,
+        method=method.id,
+        target_layer=form.get("target-layer") if "target_layer" in method.options else None,
+        tf_layer=form.get("tf-layer") if "tf_layer" in method.options else None,
+        fdr=float(form.get("fdr") or 0.05),
         seed=int(form.get("seed") or 0),
         runs=int(form.get("runs-count") or 1),
         min_occurrence=float(form.get("min-occurrence") or 0.8),
@@ -592,7 +635,7 @@ def network_outputs(
     if not key or key not in cache:
         return {}, [], "", "", ""
     view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
-    edges, counts = _bins(str(cache.root), key)
+    edges, counts, repressing = _bins(str(cache.root), key)
     precision, random_precision, note = None, None, ""
     if prior:
         try:
@@ -609,6 +652,7 @@ def network_outputs(
         n_kept=view["n_above"],
         precision=precision,
         random_precision=random_precision,
+        repressing=repressing,
     )
     info = f"{len(view['edges']):,} edges shown" + (
         f"; {view['left_out']:,} more left out (cap 2,000)" if view["left_out"] else ""

@@ -22,6 +22,7 @@ from gridapp.app.callbacks import (
     roots_of,
     run_options,
     store_once,
+    table_payload,
 )
 from gridapp.core.errors import GridappError
 from gridapp.core.parallel import dask_client
@@ -124,9 +125,7 @@ def register(app: Dash, config: AppConfig) -> None:
         if result is None or result.differential is None:
             return [], None, {}, [], []
         types = sorted(result.differential["cell_type"].unique())
-        table = result.reproducibility
-        rows = [] if table is None else table.round(3).to_dict("records")
-        columns = [] if table is None else [{"name": c, "id": c} for c in table.columns]
+        rows, columns = table_payload(result.reproducibility)
         return types, chosen if chosen in types else types[0], delta_heatmap(result.differential), rows, columns
 
     @app.callback(

@@ -81,6 +81,18 @@ def controls(
             ),
             html.Div(
                 [
+                    _field("Target layer (new / unspliced RNA)", dcc.Dropdown(id="target-layer", placeholder="X")),
+                    _field("TF layer (total / spliced RNA)", dcc.Dropdown(id="tf-layer", placeholder="X")),
+                    _field(
+                        "Enrichment FDR (TFs kept by the prior)",
+                        dcc.Input(id="fdr", type="number", value=0.05, min=0.001, max=1, step=0.01),
+                    ),
+                ],
+                id="layer-fields",
+                hidden=True,
+            ),
+            html.Div(
+                [
                     _field("Seed", dcc.Input(id="seed", type="number", value=0, min=0, step=1)),
                     _field("Runs", dcc.Input(id="runs-count", type="number", value=1, min=1, max=100, step=1)),
                     _field(
@@ -223,6 +235,16 @@ def views(priors: list[dict]) -> html.Main:
                     ),
                 ],
                 className="grid",
+            ),
+            html.Div(
+                _panel(
+                    "TFs whose links are enriched in the prior (Fisher's exact test, BH; kept TFs make the regulons)",
+                    dash_table.DataTable(
+                        id="enrichment-table", sort_action="native", page_size=10, style_table={"overflowX": "auto"}
+                    ),
+                ),
+                id="enrichment-panel",
+                hidden=True,
             ),
             html.Div(
                 [

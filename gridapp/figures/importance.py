@@ -1,4 +1,8 @@
-"""Distribution of edge importances on a log axis, with the threshold a user picks by eye."""
+"""Distribution of edge importances on a log axis, with the threshold a user picks by eye.
+
+A signed method's links (``coefficient``) are drawn as a mirrored histogram of ``|coefficient|``:
+activating links above the axis, repressing ones below, one threshold for both.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import plotly.graph_objects as go
 KEPT_COLOUR = "#1f77b4"
 DROPPED_COLOUR = "#c7ccd1"
 PRECISION_COLOUR = "#2ca02c"
+ACTIVATING_COLOUR = "#e08214"
+REPRESSING_COLOUR = "#5e3c99"
 
 
 def importance_bins(importance: np.ndarray, *, bins: int = 60) -> tuple[np.ndarray, np.ndarray]:
@@ -20,6 +26,14 @@ def importance_bins(importance: np.ndarray, *, bins: int = 60) -> tuple[np.ndarr
     return edges, counts
 
 
+def signed_bins(coefficient: np.ndarray, *, bins: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Histogram of ``log10|coefficient|`` on shared bins: (bin edges, positive counts, negative counts)."""
+    edges, _ = importance_bins(np.abs(coefficient), bins=bins)
+    logs = np.log10(np.abs(coefficient[coefficient != 0]))
+    signs = coefficient[coefficient != 0] > 0
+    return edges, np.histogram(logs[signs], bins=edges)[0], np.histogram(logs[~signs], bins=edges)[0]
+
+
 def importance_histogram(
     edges: np.ndarray,
     counts: np.ndarray,
@@ -28,28 +42,41 @@ def importance_histogram(
     n_kept: int,
     precision: pd.DataFrame | None = None,
     random_precision: float | None = None,
+    repressing: np.ndarray | None = None,
 ) -> go.Figure:
     """Bars of the importance histogram (kept bins coloured) and a line at ``threshold``.
 
     The x axis is ``log10(importance)`` with ticks labelled as importances; clicking a bar reports
     its x (log10) in ``clickData``. With ``precision`` (``threshold, precision, recall`` of keeping the
     edges ≥ each threshold, against a prior) its curve is drawn on a right-hand axis, with the
-    precision of a random choice (``random_precision``) as a dotted line.
+    precision of a random choice (``random_precision``) as a dotted line. With ``repressing`` (counts of
+    negative coefficients on the same bins; ``counts`` are then the positive ones) the histogram is
+    mirrored: activating links up, repressing links down, on a log count scale.
     """
     centres = (edges[:-1] + edges[1:]) / 2
     log_threshold = np.log10(threshold) if threshold > 0 else edges[0]
-    colours = np.where(centres >= log_threshold, KEPT_COLOUR, DROPPED_COLOUR)
+    kept = centres >= log_threshold
     ticks = np.arange(np.floor(edges[0]), np.ceil(edges[-1]) + 1)
-    figure = go.Figure(
-        go.Bar(
-            x=centres,
-            y=counts,
-            width=np.diff(edges),
-            marker_color=colours,
-            hovertemplate="importance ≈ %{customdata:.3g}<br>%{y} edges<extra></extra>",
-            customdata=10**centres,
+    if repressing is None:
+        figure = go.Figure(_bars(centres, np.diff(edges), counts, np.where(kept, KEPT_COLOUR, DROPPED_COLOUR), "edges"))
+        count_axis = {"title": "edges", "type": "log"}
+    else:
+        figure = go.Figure(
+            [
+                _bars(
+                    centres, np.diff(edges), counts, np.where(kept, ACTIVATING_COLOUR, DROPPED_COLOUR), "activating", 1
+                ),
+                _bars(
+                    centres,
+                    np.diff(edges),
+                    repressing,
+                    np.where(kept, REPRESSING_COLOUR, DROPPED_COLOUR),
+                    "repressing",
+                    -1,
+                ),
+            ]
         )
-    )
+        count_axis = _mirrored_log_axis(max(int(np.max(counts, initial=1)), int(np.max(repressing, initial=1))))
     figure.add_vline(x=log_threshold, line_color="#d62728", line_width=2)
     if precision is not None and len(precision):
         figure.add_trace(
@@ -80,12 +107,42 @@ def importance_histogram(
             yaxis2={"title": "precision vs prior", "overlaying": "y", "side": "right", "rangemode": "tozero"},
             showlegend=False,
         )
+    quantity = "importance" if repressing is None else "|coefficient|"
     figure.update_layout(
-        title=f"{n_kept:,} edges with importance ≥ {threshold:.3g}",
-        xaxis={"title": "importance (log scale)", "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]},
-        yaxis={"title": "edges", "type": "log"},
+        title=f"{n_kept:,} edges with {quantity} ≥ {threshold:.3g}",
+        xaxis={"title": f"{quantity} (log scale)", "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]},
+        yaxis=count_axis,
         bargap=0,
+        barmode="overlay",
         margin={"l": 50, "r": 55 if precision is not None else 10, "t": 40, "b": 40},
         clickmode="event",
     )
     return figure
+
+
+def _bars(centres: np.ndarray, widths: np.ndarray, counts: np.ndarray, colours: np.ndarray, name: str, side: int = 0):
+    """Histogram bars; ``side`` ±1 draws ``log10(1 + count)`` above / below the axis (mirrored histogram)."""
+    heights = counts if side == 0 else side * np.log10(1 + np.asarray(counts, dtype=float))
+    return go.Bar(
+        x=centres,
+        y=heights,
+        width=widths,
+        marker_color=colours,
+        name=name,
+        showlegend=False,  # the count axis names the sides
+        customdata=np.c_[10**centres, counts],
+        hovertemplate=f"{name if side else 'importance'} ≈ %{{customdata[0]:.3g}}<br>"
+        "%{customdata[1]} edges<extra></extra>",
+    )
+
+
+def _mirrored_log_axis(largest: int) -> dict:
+    """A count axis for :func:`_bars` with ``side`` ±1: ticks at ±log10(1 + 10^k) labelled 10^k."""
+    powers = 10 ** np.arange(0, int(np.ceil(np.log10(largest + 1))) + 1)
+    positions = np.log10(1 + powers)
+    return {
+        "title": "repressing  ·  activating",
+        "tickvals": [*(-positions[::-1]), 0, *positions],
+        "ticktext": [*(f"{p:,}" for p in powers[::-1]), "0", *(f"{p:,}" for p in powers)],
+        "zeroline": True,
+    }

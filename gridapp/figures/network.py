@@ -27,9 +27,19 @@ STYLESHEET = [
             "opacity": 0.8,
         },
     },
+    # a signed method's links are coloured by sign; repressing ones (negative coefficient) are dashed and
+    # end in a bar, as in pathway diagrams; a link in the prior is green whatever its sign
+    {"selector": "edge.activating", "style": {"line-color": "#e08214", "target-arrow-color": "#e08214"}},
+    {
+        "selector": "edge.repressing",
+        "style": {
+            "line-color": "#5e3c99",
+            "target-arrow-color": "#5e3c99",
+            "target-arrow-shape": "tee",
+            "line-style": "dashed",
+        },
+    },
     {"selector": "edge.in_prior", "style": {"line-color": "#2ca02c", "target-arrow-color": "#2ca02c"}},
-    # a signed method's repressing links (negative coefficient) end in a bar, as in pathway diagrams
-    {"selector": "edge.repressing", "style": {"target-arrow-shape": "tee", "line-style": "dashed"}},
 ]
 
 
@@ -39,7 +49,7 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
     TFs sit on an inner circle, targets on an outer one, each target near its strongest TF; edge
     width grows with importance. ``edges`` has ``TF, target, importance`` and optionally
     ``in_prior``, ``status`` (``kept``/``gained``/``lost`` of a rewiring) and ``coefficient`` (a signed
-    method's: negative ones are ``repressing``), all edge classes.
+    method's: ``activating`` when positive, ``repressing`` when negative), all edge classes.
     """
     if edges.empty:
         return []
@@ -60,14 +70,15 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = ()) -> lis
     in_prior = edges["in_prior"].to_numpy() if "in_prior" in edges else np.zeros(len(edges), dtype=bool)
     occurrence = edges["occurrence"].to_numpy(dtype=float) if "occurrence" in edges else np.ones(len(edges))
     status = edges["status"].tolist() if "status" in edges else [""] * len(edges)
-    repressing = (edges["coefficient"] < 0).tolist() if "coefficient" in edges else [False] * len(edges)
+    sign = np.sign(edges["coefficient"].to_numpy()).astype(int) if "coefficient" in edges else np.zeros(len(edges))
+    sign_class = {1: "activating", -1: "repressing", 0: ""}
     links = [
         {
             "data": {"source": tf, "target": target, "importance": float(w), "width": float(width), "occurrence": o},
-            "classes": " ".join(c for c in ("in_prior" if prior else "", change, "repressing" if rep else "") if c),
+            "classes": " ".join(c for c in ("in_prior" if prior else "", change, sign_class[s]) if c),
         }
-        for tf, target, w, width, prior, o, change, rep in zip(
-            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist(), status, repressing
+        for tf, target, w, width, prior, o, change, s in zip(
+            edges["TF"], edges["target"], importance, widths, in_prior, occurrence.tolist(), status, sign.tolist()
         )
     ]
     return nodes + links

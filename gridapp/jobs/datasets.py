@@ -66,6 +66,27 @@ def _read_obs(path: Path, _mtime_ns: int, _size: int) -> pd.DataFrame:
     return read_dataset(path)[0].obs
 
 
+def layer_names(path: str | Path) -> list[str]:
+    """The names of a dataset's ``layers`` (e.g. ``new``, ``unspliced``), read without the matrices when
+    possible; memoised like :func:`obs_table`."""
+    path = Path(path)
+    if not path.is_file():
+        return list(read_dataset(path)[0].layers)
+    stat = path.stat()
+    return _read_layer_names(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _read_layer_names(path: Path, _mtime_ns: int, _size: int) -> list[str]:
+    if path.suffix == ".h5ad":
+        try:
+            with h5py.File(path, "r") as handle:
+                return sorted(handle["layers"]) if "layers" in handle else []
+        except OSError:
+            pass  # not a readable h5ad: read_dataset below says why
+    return list(read_dataset(path)[0].layers)
+
+
 def category_columns(obs: pd.DataFrame) -> dict[str, dict[str, int]]:
     """obs columns fit to choose cells by (2 to MAX_CATEGORIES values), each with its cell counts."""
     columns = {}

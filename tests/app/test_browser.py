@@ -39,8 +39,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port, cache = _free_port(), tmp_path_factory.mktemp("cache")
+def own_data(tmp_path_factory) -> Path:
+    """A data root the dashboard serves, for files a test writes for itself."""
+    return tmp_path_factory.mktemp("own-data")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, own_data):
+    port, cache, own = _free_port(), tmp_path_factory.mktemp("cache"), own_data
     process = subprocess.Popen(
         # the cache's own result folders double as pySCENIC outputs to open (adjacencies.csv + result.loom)
         [
@@ -54,6 +60,8 @@ def server(tmp_path_factory):
             str(ROOT / "data"),
             "--data-root",
             str(cache / "results"),
+            "--data-root",
+            str(own),  # files a test writes for itself
             "--beeline-root",
             str(SHARED / "beeline"),
             *(["--data-root", str(SHARED / "singlecell")] if (SHARED / "singlecell").is_dir() else []),
@@ -357,3 +365,56 @@ def test_compare_two_conditions_and_select_a_regulon_on_the_volcano(server, brow
     browser.find_element(By.XPATH, "//*[@id='page']//label[normalize-space(.)='Explore']").click()
     _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
     assert chosen in _text(browser, "regulon")
+
+
+def test_lasso_on_new_rna_shows_signed_links_and_the_enrichment_table(server, browser, own_data):
+    trrust = SHARED / "priors" / "df_TF_gene_link_TRRUST_2019.csv.gz"
+    if not trrust.is_file():
+        pytest.skip("needs ../shared/data/priors (shared test data is not beside this checkout)")
+    import anndata as ad
+    import numpy as np
+    import scipy.sparse as sp
+
+    # the demo donor's B cells and CD14+ monocytes, each UMI new RNA with probability 0.3
+    adata = ad.read_h5ad(ROOT / "data" / "demo" / "kang2018_donor1016.h5ad")
+    adata = adata[adata.obs["cluster_id"].isin(["B cells", "CD14+ Monocytes"])].copy()
+    counts = sp.csr_matrix(adata.X)
+    new = counts.copy()
+    new.data = np.random.default_rng(0).binomial(counts.data.astype(np.int64), 0.3).astype(np.float32)
+    adata.layers["total"], adata.layers["new"] = counts, new
+    adata.write_h5ad(own_data / "kang_thinned.h5ad")
+    shutil.copy(trrust, own_data / trrust.name)
+
+    url, _ = server
+    browser.get(url)
+    _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
+    assert not browser.find_element(By.ID, "target-layer").is_displayed()  # the default method reads X only
+    _choose(browser, "dataset", "kang_thinned.h5ad")
+    _wait(browser, lambda d: "495 of 495 cells" in _text(d, "cell-count"))
+    _choose(browser, "method", "LASSO regression")
+    _wait(browser, lambda d: d.find_element(By.ID, "target-layer").is_displayed())
+    _choose(browser, "target-layer", "new")
+    _choose(browser, "tf-layer", "total")
+    _type(browser, "fdr", "0.3")
+    _type(browser, "n-top-genes", "1000")
+    _choose(browser, "prior", trrust.name)
+    status = _launch_and_wait(browser, 600)
+    assert status.startswith("Done"), status
+    _wait(browser, lambda d: "|coefficient|" in d.find_element(By.CSS_SELECTOR, "#importance-hist .gtitle").text)
+    names = "return document.querySelector('#importance-hist .js-plotly-plot').data.map(t => t.name)"
+    assert browser.execute_script(names)[:2] == ["activating", "repressing"]
+    heights = "return Array.from(document.querySelector('#importance-hist .js-plotly-plot')._fullData[1].y)"
+    assert min(browser.execute_script(heights)) < 0  # repressing links below the axis
+    rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#enrichment-table tbody tr"))
+    assert browser.find_element(By.ID, "enrichment-panel").is_displayed() and len(rows) > 1
+    assert "yes" in " ".join(r.text for r in rows)  # some TF passed the filter
+    browser.save_screenshot(str(SCREENSHOTS / "lasso.png"))
+    before = set(browser.downloads.glob("subnetwork_*.csv"))
+    browser.find_element(By.ID, "export-edges").click()
+    exported = _wait(browser, lambda d: next(iter(set(d.downloads.glob("subnetwork_*.csv")) - before), None), 30)
+    time.sleep(0.5)
+    table = pd.read_csv(exported)
+    assert len(table) > 0 and np.allclose(table["importance"], table["coefficient"].abs())
+    in_regulon = table["regulon"].fillna("")
+    assert (table.loc[in_regulon.str.endswith("(+)"), "coefficient"] > 0).all()
+    assert (table.loc[in_regulon.str.endswith("(-)"), "coefficient"] < 0).all()

@@ -225,7 +225,34 @@ def test_rewiring_elements_style_gained_and_lost_edges():
     assert len([e for e in rewiring_elements(edges) if "source" in e["data"]]) == 4
 
 
-def test_negative_coefficients_are_drawn_as_repressing_edges():
-    signed = ADJACENCIES.head(3).assign(coefficient=[0.5, -0.2, 0.1])
+def test_signed_links_are_classed_by_sign_and_the_stylesheet_tells_them_apart():
+    from gridapp.figures.network import STYLESHEET
+
+    signed = ADJACENCIES.head(3).assign(coefficient=[0.5, -0.2, 0.1], in_prior=[False, False, True])
     links = [e for e in network_elements(signed) if "source" in e["data"]]
-    assert [e["classes"] for e in links] == ["", "repressing", ""]
+    assert [e["classes"] for e in links] == ["activating", "repressing", "in_prior activating"]
+    style = {rule["selector"]: rule["style"] for rule in STYLESHEET}
+    assert style["edge.activating"]["line-color"] != style["edge.repressing"]["line-color"]
+    assert style["edge.repressing"]["target-arrow-shape"] == "tee"
+    selectors = [rule["selector"] for rule in STYLESHEET]
+    assert selectors.index("edge.in_prior") > selectors.index("edge.activating")  # known links stay green
+
+
+def test_signed_links_make_a_mirrored_histogram_with_one_threshold():
+    from gridapp.figures.importance import ACTIVATING_COLOUR, DROPPED_COLOUR, REPRESSING_COLOUR, signed_bins
+
+    coefficient = np.r_[np.logspace(-2, 1, 300), -np.logspace(-2, 0, 100), 0.0]
+    edges, positive, negative = signed_bins(coefficient, bins=30)
+    assert positive.sum() == 300 and negative.sum() == 100  # a zero coefficient is no link
+    assert np.isclose(edges[0], -2) and np.isclose(edges[-1], 1)
+    figure = importance_histogram(edges, positive, 0.1, n_kept=250, repressing=negative)
+    up, down = figure.data
+    np.testing.assert_allclose(up.y, np.log10(1 + positive))  # the same log count scale on both sides
+    np.testing.assert_allclose(down.y, -np.log10(1 + negative))
+    centres = (edges[:-1] + edges[1:]) / 2
+    assert set(np.asarray(up.marker.color)[centres >= -1]) == {ACTIVATING_COLOUR}
+    assert set(np.asarray(down.marker.color)[(centres >= -1) & (negative > 0)]) == {REPRESSING_COLOUR}
+    assert set(np.asarray(down.marker.color)[centres < -1]) == {DROPPED_COLOUR}
+    assert "|coefficient| ≥ 0.1" in figure.layout.title.text
+    ticks = dict(zip(figure.layout.yaxis.tickvals, figure.layout.yaxis.ticktext))
+    assert ticks[-np.log10(11)] == "10" and ticks[np.log10(11)] == "10"

@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--datasets", type=_csv, default=("all",), help="BEELINE set ids (mDC-500-Specific) or all"
     )
     bench_parser.add_argument(
-        "--split", choices=SPLITS, default="full", help="score all candidate pairs or the test split"
+        "--split",
+        choices=SPLITS,
+        default="full",
+        help="score all candidate pairs, the provided test split, or a TF-aware re-split (no TF in train and test)",
     )
     bench_parser.add_argument("--seeds", type=int, default=1, help="seeds per seeded method")
     bench_parser.add_argument("--beeline-root", default=str(DEFAULT_ROOT), help="BEELINE folder (shared/data/beeline)")
@@ -87,6 +90,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     grn.add_argument("--seed", type=int, default=0)
     grn.add_argument("--target-layer", help="lasso: layer regressed on the TFs (new / unspliced RNA; default X)")
     grn.add_argument("--tf-layer", help="lasso: layer of the TFs' expression (total / spliced; default X)")
+    grn.add_argument("--train-prior", help="deepdrim / scgreat: links to learn from (DoRothEA, TRRUST, ChIP-seq, ...)")
     grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
     grn.add_argument(
         "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
@@ -140,6 +144,7 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
         "target_layer": args.target_layer,
         "tf_layer": args.tf_layer,
         "fdr": args.fdr,
+        "train_prior": args.train_prior,
         "runs": args.runs,
         "min_occurrence": args.min_occurrence,
         "motif_dbs": tuple(args.motif_db),

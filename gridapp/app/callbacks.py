@@ -54,6 +54,7 @@ FORM_FIELDS = (
     "target-layer",
     "tf-layer",
     "fdr",
+    "train-prior",
     "seed",
     "runs-count",
     "min-occurrence",
@@ -161,9 +162,10 @@ def register(app: Dash, config: AppConfig) -> None:
         donor, celltype = _suggest(columns, DONOR_HINTS), _suggest(columns, CELLTYPE_HINTS)
         return columns, donor, columns, celltype, layers, layers, ""
 
-    @app.callback(Output("layer-fields", "hidden"), Input("method", "value"))
-    def show_layer_fields(method):
-        return "target_layer" not in get_method(method or DEFAULT_METHOD).options
+    @app.callback(Output("layer-fields", "hidden"), Output("train-fields", "hidden"), Input("method", "value"))
+    def show_method_fields(method):
+        options = get_method(method or DEFAULT_METHOD).options
+        return "target_layer" not in options, "train_prior" not in options
 
     for key_id, values_id in (("donor-key", "donors"), ("celltype-key", "cell-types")):
 
@@ -605,6 +607,9 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         target_layer=form.get("target-layer") if "target_layer" in method.options else None,
         tf_layer=form.get("tf-layer") if "tf_layer" in method.options else None,
         fdr=float(form.get("fdr") or 0.05),
+        train_prior=str(within_roots(form["train-prior"], roots_of(config)))
+        if "train_prior" in method.options and form.get("train-prior")
+        else None,
         seed=int(form.get("seed") or 0),
         runs=int(form.get("runs-count") or 1),
         min_occurrence=float(form.get("min-occurrence") or 0.8),

@@ -92,6 +92,14 @@ def controls(
                 hidden=True,
             ),
             html.Div(
+                _field(
+                    "Training prior (links the model learns from)",
+                    dcc.Dropdown(id="train-prior", options=priors, value=priors[0]["value"] if priors else None),
+                ),
+                id="train-fields",
+                hidden=True,
+            ),
+            html.Div(
                 [
                     _field("Seed", dcc.Input(id="seed", type="number", value=0, min=0, step=1)),
                     _field("Runs", dcc.Input(id="runs-count", type="number", value=1, min=1, max=100, step=1)),

@@ -2,8 +2,10 @@
 
 One call runs every method on every set (networks cached on disk by content, so a repeated
 benchmark only re-scores), scores each network against the set's ground truth, over all candidate
-pairs (``split="full"``) or over the pairs of the set's test split only (``split="test"``, the pairs
-supervised methods are scored on), and returns a tidy table and the ROC / PR curves.
+pairs (``split="full"``), over the pairs of the set's provided test split (``split="test"``), or over
+the test part of a TF-aware re-split of the provided pairs (``split="tf-aware"``: no TF in both training
+and test), and returns a tidy table and the ROC / PR curves. Supervised methods train on the split's
+training pairs (early-stopped on its validation pairs) and score its test pairs.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from gridapp import __version__
 from gridapp.core import beeline, metrics
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method, infer
+from gridapp.core.supervised.pairs import tf_aware_split
 from gridapp.jobs.params import file_fingerprint
 
 #: BEELINE data beside the checkout (``../shared/data/beeline``), unless GRIDAPP_BEELINE says otherwise
 DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
-SPLITS = ("full", "test")
+SPLITS = ("full", "test", "tf-aware")
 #: columns of the tidy score table
 SCORE_COLUMNS = ["method", "dataset", "ground_truth", "gene_set", "split", "seed", "metric", "value", "seconds"]
 #: metrics reported per network (see gridapp.core.metrics)
@@ -76,7 +79,7 @@ class BenchSpec:
             if get_method(method_id).supervised and self.split == "full":
                 raise GridappError(
                     f"{method_id} is trained on known pairs; it can only be scored on held-out ones.",
-                    "Use --split test.",
+                    "Use --split test or --split tf-aware.",
                 )
 
     def dataset_ids(self) -> list[str]:
@@ -138,7 +141,17 @@ def load_result(folder: str | Path) -> BenchResult:
     return BenchResult(pd.read_csv(folder / "scores.csv"), curves)
 
 
-def _network_key(expression: Path, method: str, seed: int) -> str:
+def split_parts(root: str | Path, dataset_id: str, split: str) -> dict[str, pd.DataFrame] | None:
+    """The labelled ``Train``, ``Validation`` and ``Test`` pairs of a split (``None`` for ``full``)."""
+    if split == "full":
+        return None
+    provided = {part: beeline.read_split(root, dataset_id, part) for part in beeline.PARTS}
+    if split == "test":
+        return provided
+    return tf_aware_split(pd.concat(provided.values(), ignore_index=True), seed=0)
+
+
+def _network_key(expression: Path, method: str, seed: int, split: str) -> str:
     payload = {
         "expression": file_fingerprint(expression),
         "method": method,
@@ -146,23 +159,36 @@ def _network_key(expression: Path, method: str, seed: int) -> str:
         "seed": seed,
         "version": __version__,
     }
+    if get_method(method).supervised:  # trained on the split's pairs; unsupervised networks serve every split
+        payload["split"] = split
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _network(
-    spec: BenchSpec, data: tuple, dataset_id: str, method: str, seed: int, client: Client | None, store: Path | None
+    spec: BenchSpec,
+    data: tuple,
+    dataset_id: str,
+    method: str,
+    seed: int,
+    client: Client | None,
+    store: Path | None,
+    parts: dict[str, pd.DataFrame] | None,
 ) -> tuple[pd.DataFrame, float]:
-    """The method's network on a set (``data`` = what read_beeline returned) and the seconds it took."""
+    """The method's network on a set (``data`` = what read_beeline returned) and the seconds it took
+    (a supervised method's: training on ``parts``' Train / Validation and scoring its Test pairs)."""
     adata, tfs, _ = data
     path = None
     if store is not None:
-        key = _network_key(beeline.expression_path(spec.root, dataset_id), method, seed)
+        key = _network_key(beeline.expression_path(spec.root, dataset_id), method, seed, spec.split)
         path = store / f"{key}-{dataset_id}.parquet"
         if path.is_file():
             stored = pd.read_parquet(path)
             return stored, float(stored.attrs.get("seconds", 0.0))
+    options = {}
+    if get_method(method).supervised:
+        options = {"training": {part: parts[part] for part in ("Train", "Validation")}, "candidates": parts["Test"]}
     started = time.perf_counter()
-    network = infer(adata, tfs, method=method, seed=seed, client=client)
+    network = infer(adata, tfs, method=method, seed=seed, client=client, **options)
     seconds = time.perf_counter() - started
     if path is not None:
         network.attrs["seconds"] = seconds
@@ -207,12 +233,13 @@ def run_benchmark(
     for position, dataset_id in enumerate(dataset_ids):
         data = beeline.read_beeline(spec.root, dataset_id)
         adata, tfs, truth = data
-        pairs = beeline.read_split(spec.root, dataset_id) if spec.split == "test" else None
+        parts = split_parts(spec.root, dataset_id, spec.split)
+        pairs = None if parts is None else parts["Test"]
         cell, size, ground_truth = beeline.parse_id(dataset_id)
         for done, (method, seed) in enumerate(runs, start=position * len(runs)):
             if progress is not None:
                 progress(done, total, f"{method} on {dataset_id}, seed {seed}")
-            network, seconds = _network(spec, data, dataset_id, method, seed, client, store)
+            network, seconds = _network(spec, data, dataset_id, method, seed, client, store, parts)
             table = metrics.candidate_scores(network, truth, tfs=tfs, genes=list(adata.var_names), pairs=pairs)
             scores = metrics.score_candidates(table)
             curves[(method, dataset_id, seed)] = metrics.curves(table)

@@ -40,6 +40,9 @@ class RunParams:
     target_layer, tf_layer
         Layers a method with these options (``lasso``) regresses (new / unspliced RNA) and regresses on
         (total / spliced); ``X`` when ``None``.
+    train_prior
+        Link table a supervised method (``deepdrim``, ``scgreat``) learns from: its pairs present in the
+        data are the positives, same-TF non-links the negatives.
     runs, min_occurrence
         Inference runs (seeds ``seed .. seed + runs - 1``) and the fraction of them an edge or a
         regulon must occur in to enter the consensus (``runs > 1``).
@@ -70,6 +73,7 @@ class RunParams:
     seed: int = 0
     target_layer: str | None = None
     tf_layer: str | None = None
+    train_prior: str | None = None
     runs: int = 1
     min_occurrence: float = 0.8
     prune: str = "none"
@@ -100,6 +104,16 @@ class RunParams:
             raise GridappError(
                 f"--{layers[0].replace('_', '-')} applies to methods that regress layers, not {self.method!r}.",
                 "Use --method lasso, or leave the layer options out.",
+            )
+        if method.supervised and not self.train_prior:
+            raise GridappError(
+                f"{self.method!r} learns from known links and needs a training prior.",
+                "Give --train-prior FILE (DoRothEA, CollecTRI, TRRUST or a ChIP-seq link table).",
+            )
+        if self.train_prior and "train_prior" not in method.options:
+            raise GridappError(
+                f"--train-prior applies to supervised methods, not {self.method!r}.",
+                "Use --method deepdrim or scgreat, or leave --train-prior out.",
             )
         if method.signed and self.prune == "cistarget":
             raise GridappError(

@@ -147,13 +147,14 @@ def _run_steps(
     lap("genes")
 
     step(3)
+    options = params.method_options()
+    if "train_prior" in options:
+        options["train_prior"] = read_prior(options["train_prior"])
     runs = []
     for seed in range(params.seed, params.seed + params.runs):
         if cancelled():
             raise Cancelled(f"cancelled during step 'grn' (before seed {seed})")
-        runs.append(
-            infer(adata, coverage.present, method=params.method, seed=seed, client=client, **params.method_options())
-        )
+        runs.append(infer(adata, coverage.present, method=params.method, seed=seed, client=client, **options))
     adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
     grn_stats = {**runs[0].attrs, "runs": len(runs)}
     lap("grn")

@@ -31,6 +31,20 @@ def test_scores_are_tidy_and_the_test_split_scores_only_its_pairs(tmp_path):
     assert roc["fpr"].is_monotonic_increasing and len(pr) <= 1000
 
 
+def test_the_tf_aware_split_scores_test_pairs_of_tfs_never_trained_on(tmp_path):
+    from gridapp.jobs.bench import split_parts
+
+    root = str(shared("beeline"))
+    parts = split_parts(root, "mDC-500-Specific", "tf-aware")
+    assert not set(parts["Train"]["TF"]) & set(parts["Test"]["TF"])
+    provided = split_parts(root, "mDC-500-Specific", "test")
+    assert sum(map(len, parts.values())) == sum(map(len, provided.values()))
+    result = run_benchmark(BenchSpec(("pearson",), ("mDC-500-Specific",), split="tf-aware", root=root))
+    assert set(result.scores["split"]) == {"tf-aware"}
+    with pytest.raises(GridappError, match="held-out"):
+        BenchSpec(("scgreat",), ("mDC-500-Specific",), split="full", root=root)
+
+
 def test_a_second_benchmark_reads_its_networks_from_the_cache(tmp_path):
     spec = BenchSpec(("mi",), ("mDC-500-Specific",), root=str(shared("beeline")))
     first = run_benchmark(spec, cache_dir=tmp_path)

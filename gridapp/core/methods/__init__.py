@@ -7,6 +7,7 @@ from gridapp.core.methods import (
     boosting,  # noqa: F401  (registers grnboost2-fast)
     lasso,  # noqa: F401  (registers lasso)
     statistics,  # noqa: F401  (registers pearson, spearman, mi)
+    supervised,  # noqa: F401  (registers deepdrim, scgreat; PyTorch imported when they run)
 )
 from gridapp.core.methods.registry import DEFAULT_METHOD, METHODS, Method, get_method, infer
 

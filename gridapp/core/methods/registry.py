@@ -45,6 +45,9 @@ class Method:
         ``TF(+)`` / ``TF(-)`` from the signs instead of co-expression modules.
     options
         Run options (:class:`~gridapp.jobs.params.RunParams` fields) it takes as keyword arguments.
+    keywords
+        Further keyword arguments its ``infer`` takes from code, not from a run's parameters (a
+        supervised method's training pairs and candidates from the benchmark, progress callbacks).
     """
 
     id: str
@@ -56,6 +59,7 @@ class Method:
     parameters: dict = field(default_factory=dict)
     signed: bool = False
     options: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
 
 
 METHODS: dict[str, Method] = {}
@@ -106,7 +110,7 @@ def infer(
     DataFrame ``TF, target, importance`` sorted by decreasing importance, self-links excluded.
     """
     chosen = get_method(method)
-    unknown = sorted(set(options) - set(chosen.options))
+    unknown = sorted(set(options) - set(chosen.options) - set(chosen.keywords))
     if unknown:
         raise GridappError(f"Method {method!r} takes no option {', '.join(unknown)}.")
     present = [t for t in tfs if t in adata.var_names]

@@ -1,0 +1,218 @@
+"""Train a supervised model on labelled pairs of one dataset and score candidate pairs with it.
+
+``deepdrim`` and ``scgreat`` behind the methods' common interface: given a training prior (links taken
+as true) they train on its pairs present in the data (same-TF negatives, a held-out tenth for early
+stopping) and return every TF × gene pair with its predicted probability as ``importance``. The
+benchmark passes BEELINE's own training / validation pairs and the test pairs to score instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from gridapp.core.errors import GridappError
+from gridapp.core.supervised.images import N_NEIGHBOURS, PairImages
+from gridapp.core.supervised.models import DeepDRIM, PairTransformer
+from gridapp.core.supervised.pairs import labelled_pairs
+from gridapp.core.supervised.training import (
+    Batch,
+    EpochProgress,
+    TrainSettings,
+    fit,
+    load_state,
+    probabilities,
+    save_model,
+    seed_everything,
+)
+
+KINDS = ("deepdrim", "scgreat")
+#: share of a prior's labelled pairs held out for early stopping
+VALIDATION_SHARE = 0.1
+
+
+@dataclass
+class Trained:
+    """A trained model with what it needs to score pairs of the same genes."""
+
+    kind: str
+    model: nn.Module
+    genes: list[str]
+    n_neighbours: int
+    history: list[dict] = field(default_factory=list)
+
+
+def build_model(kind: str, adata: ad.AnnData, n_neighbours: int = N_NEIGHBOURS) -> nn.Module:
+    """An untrained model of ``kind`` sized for ``adata``."""
+    if kind == "deepdrim":
+        return DeepDRIM(2 * n_neighbours + 2)
+    if kind == "scgreat":
+        return PairTransformer(adata.n_obs)
+    raise GridappError(f"Unknown supervised model {kind!r}.", f"Choose one of: {', '.join(KINDS)}.")
+
+
+def pair_batches(kind: str, adata: ad.AnnData, pairs: pd.DataFrame, n_neighbours: int = N_NEIGHBOURS) -> Batch:
+    """``batch(rows)``: the model inputs of rows of ``pairs`` (``TF, target``), built on demand."""
+    index = pd.Index(adata.var_names)
+    first, second = index.get_indexer(pairs["TF"]), index.get_indexer(pairs["target"])
+    if (first < 0).any() or (second < 0).any():
+        raise GridappError("Some pairs name genes that are not in the data.", "Score pairs of the data's genes only.")
+    if kind == "deepdrim":
+        images = PairImages(adata, n_neighbours=n_neighbours)
+        stacks = torch.from_numpy(images.neighbour_stack(images.genes))
+
+        def deepdrim_batch(rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+            primary = torch.from_numpy(images.pair_images(first[rows], second[rows]))
+            return primary, torch.cat([stacks[first[rows]], stacks[second[rows]]], dim=1)
+
+        return deepdrim_batch
+    profiles = torch.from_numpy(standardised_profiles(adata))
+
+    def scgreat_batch(rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return profiles[first[rows]], profiles[second[rows]]
+
+    return scgreat_batch
+
+
+def standardised_profiles(adata: ad.AnnData) -> np.ndarray:
+    """genes × cells: each gene's log1p expression, centred and scaled to unit variance (0 if constant)."""
+    values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    logged = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None)).T
+    centred = logged - logged.mean(axis=1, keepdims=True)
+    sd = centred.std(axis=1, keepdims=True)
+    return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0).astype(np.float32)
+
+
+def train(
+    kind: str,
+    adata: ad.AnnData,
+    training: pd.DataFrame,
+    validation: pd.DataFrame,
+    *,
+    settings: TrainSettings | None = None,
+    n_neighbours: int = N_NEIGHBOURS,
+    progress: EpochProgress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Trained:
+    """Train a ``kind`` model on labelled pairs (``TF, target, label``), early-stopped on ``validation``."""
+    settings = settings or TrainSettings()
+    seed_everything(settings)
+    pairs = pd.concat([training, validation], ignore_index=True)
+    model = build_model(kind, adata, n_neighbours)
+    batch = pair_batches(kind, adata, pairs, n_neighbours)
+    rows = np.arange(len(pairs))
+    history = fit(
+        model,
+        batch,
+        pairs["label"].to_numpy(dtype=np.float32),
+        rows[: len(training)],
+        rows[len(training) :],
+        settings,
+        progress=progress,
+        cancelled=cancelled,
+    )
+    return Trained(kind, model, list(adata.var_names), n_neighbours, history)
+
+
+def predict(trained: Trained, adata: ad.AnnData, pairs: pd.DataFrame) -> np.ndarray:
+    """Probability that each ``TF, target`` pair is a link."""
+    if list(adata.var_names) != trained.genes:
+        raise GridappError(
+            "The model was trained on other genes than these data hold.",
+            "Score the data it was trained on (same genes in the same order), or train again.",
+        )
+    batch = pair_batches(trained.kind, adata, pairs, trained.n_neighbours)
+    return probabilities(trained.model, batch, np.arange(len(pairs)))
+
+
+def save_trained(trained: Trained, folder: str | Path, *, fingerprint: str = "") -> Path:
+    """``model.pt`` + ``model.json`` (kind, genes, neighbours, training history, data fingerprint)."""
+    metadata = {
+        "kind": trained.kind,
+        "genes": trained.genes,
+        "n_neighbours": trained.n_neighbours,
+        "history": trained.history,
+        "fingerprint": fingerprint,
+    }
+    return save_model(trained.model, folder, metadata)
+
+
+def load_trained(folder: str | Path, adata: ad.AnnData) -> Trained:
+    """A model saved by :func:`save_trained`, rebuilt for ``adata`` (which must hold the same genes)."""
+    state, metadata = load_state(folder)
+    model = build_model(metadata["kind"], adata, metadata["n_neighbours"])
+    model.load_state_dict(state)
+    return Trained(metadata["kind"], model, metadata["genes"], metadata["n_neighbours"], metadata["history"])
+
+
+def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
+    """The registry's ``infer`` for ``kind``: train on a prior's (or given) pairs, score candidate pairs."""
+
+    def infer(
+        adata: ad.AnnData,
+        tfs: Sequence[str],
+        *,
+        seed: int = 0,
+        client: object = None,
+        train_prior: pd.DataFrame | None = None,
+        training: dict[str, pd.DataFrame] | None = None,
+        candidates: pd.DataFrame | None = None,
+        epochs: int = TrainSettings.epochs,
+        n_neighbours: int = N_NEIGHBOURS,
+        progress: EpochProgress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> pd.DataFrame:
+        if training is None:
+            if train_prior is None:
+                raise GridappError(
+                    f"{kind} learns from known links and needs a training prior.",
+                    "Give --train-prior FILE (DoRothEA, CollecTRI, TRRUST or a ChIP-seq link table).",
+                )
+            training = holdout_split(labelled_pairs(train_prior, tfs, adata.var_names, seed=seed), seed=seed)
+        if candidates is None:
+            candidates = all_pairs(tfs, adata.var_names)
+        settings = TrainSettings(epochs=epochs, seed=seed)
+        trained = train(
+            kind,
+            adata,
+            training["Train"],
+            training["Validation"],
+            settings=settings,
+            n_neighbours=n_neighbours,
+            progress=progress,
+            cancelled=cancelled,
+        )
+        scored = candidates[["TF", "target"]].assign(importance=predict(trained, adata, candidates))
+        scored = scored.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+        scored.attrs["history"] = trained.history
+        return scored
+
+    return infer
+
+
+def holdout_split(pairs: pd.DataFrame, *, share: float = VALIDATION_SHARE, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Labelled pairs split at random into ``Train`` and a ``Validation`` share, stratified by label."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(pairs), dtype=bool)
+    for label in (True, False):
+        rows = np.flatnonzero(pairs["label"].to_numpy() == label)
+        held[rng.choice(rows, max(1, round(share * len(rows))) if len(rows) > 1 else 0, replace=False)] = True
+    return {"Train": pairs[~held].reset_index(drop=True), "Validation": pairs[held].reset_index(drop=True)}
+
+
+def all_pairs(tfs: Sequence[str], genes: Sequence[str]) -> pd.DataFrame:
+    """Every TF × gene pair but self-pairs."""
+    tf_column, gene_column = (
+        np.repeat(np.asarray(tfs, dtype=object), len(genes)),
+        np.tile(np.asarray(genes, dtype=object), len(tfs)),
+    )
+    keep = tf_column != gene_column
+    return pd.DataFrame({"TF": tf_column[keep], "target": gene_column[keep]})

@@ -1,0 +1,77 @@
+"""The two supervised architectures: DeepDRIM's two-branch CNN and an scGREAT-style pair transformer.
+
+DeepDRIM (Chen et al. 2021): one CNN reads the pair's primary image; a second CNN, shared across
+images, reads each of the 2n + 2 neighbour images, whose features are concatenated; both feed a dense
+classifier. scGREAT (Wang et al. 2024): each gene becomes a token, a TF–gene pair is a two-token
+sequence run through a transformer encoder, and a classifier reads the encoded pair. scGREAT's tokens
+add BioBERT embeddings of gene descriptions; that pretrained language model is not available offline,
+so tokens here come from expression alone (a linear embedding of the gene's standardised profile over
+cells) plus a learned TF / target role embedding, and the classifier also reads the product of the two
+tokens (a learned co-variation of the profiles), without which the model learns which genes are
+often targets rather than how a pair co-varies, and fails on TFs it has not seen.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: width of the image and pair features
+FEATURES = 64
+
+
+def image_cnn(features: int = FEATURES) -> nn.Sequential:
+    """A small CNN from one 32 × 32 image to ``features`` values."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, features),
+        nn.ReLU(),
+    )
+
+
+class DeepDRIM(nn.Module):
+    """Primary image (batch × 32 × 32) and neighbour images (batch × (2n+2) × 32 × 32) → one logit per pair."""
+
+    def __init__(self, n_neighbour_images: int, *, features: int = FEATURES, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.primary = image_cnn(features)
+        self.neighbour = image_cnn(features)
+        self.neighbours = nn.Sequential(nn.Linear(n_neighbour_images * features, features), nn.ReLU())
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(2 * features, features), nn.ReLU(), nn.Linear(features, 1)
+        )
+
+    def forward(self, primary: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+        batch, n_images = neighbours.shape[:2]
+        each = self.neighbour(neighbours.reshape(batch * n_images, 1, *neighbours.shape[2:]))
+        joined = torch.cat([self.primary(primary.unsqueeze(1)), self.neighbours(each.reshape(batch, -1))], dim=1)
+        return self.head(joined).squeeze(1)
+
+
+class PairTransformer(nn.Module):
+    """TF and target profiles (batch × n_features each) → one logit per pair, through a transformer encoder."""
+
+    def __init__(
+        self, n_features: int, *, width: int = FEATURES, heads: int = 4, layers: int = 2, dropout: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(n_features, width), nn.LayerNorm(width))
+        self.role = nn.Parameter(torch.zeros(2, width))
+        layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Sequential(nn.Linear(3 * width, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, 1))
+
+    def forward(self, tf: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tf_token, target_token = self.embed(tf), self.embed(target)
+        encoded = self.encoder(torch.stack([tf_token, target_token], dim=1) + self.role)
+        # the tokens' product lets the head read how the two profiles co-vary, not only which genes they are
+        return self.head(torch.cat([encoded.flatten(1), tf_token * target_token], dim=1)).squeeze(1)

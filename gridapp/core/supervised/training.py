@@ -1,0 +1,147 @@
+"""One training loop for the supervised models: seeded, fixed threads, early stopping, progress, cancel.
+
+A model here is a ``torch.nn.Module`` whose forward takes the tensors a ``batch(indices)`` function
+builds for a set of pairs and returns one logit per pair. Training minimises binary cross-entropy with
+Adam and keeps the weights of the epoch with the lowest validation loss, stopping after ``patience``
+epochs without improvement.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gridapp.core.errors import GridappError
+
+#: ``batch(indices) -> tuple of tensors`` for the model's forward
+Batch = Callable[[np.ndarray], tuple[torch.Tensor, ...]]
+#: ``progress(epoch, epochs, message)``
+EpochProgress = Callable[[int, int, str], None]
+
+
+class TrainingCancelled(Exception):  # noqa: N818  (a user action, not an error)
+    """Raised between epochs when the caller's ``cancelled()`` turns true."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings shared by the supervised models."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    patience: int = 4
+    seed: int = 0
+    threads: int = 2
+
+
+def seed_everything(settings: TrainSettings) -> None:
+    """Seed torch and fix its thread count, so that a run repeats exactly on the same machine."""
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+
+
+def fit(
+    model: nn.Module,
+    batch: Batch,
+    labels: np.ndarray,
+    train: np.ndarray,
+    validation: np.ndarray,
+    settings: TrainSettings,
+    *,
+    progress: EpochProgress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[dict]:
+    """Train ``model`` in place on the pairs ``train`` (indices into ``labels``), early-stopped on ``validation``.
+
+    Returns
+    -------
+    One record per epoch: ``epoch, train_loss, validation_loss, seconds``.
+    """
+    target = torch.as_tensor(labels, dtype=torch.float32)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    loss = nn.BCEWithLogitsLoss()
+    order = np.random.default_rng(settings.seed)
+    best, best_state, waited, history = np.inf, copy.deepcopy(model.state_dict()), 0, []
+    for epoch in range(settings.epochs):
+        if cancelled():
+            raise TrainingCancelled(f"training cancelled before epoch {epoch + 1}")
+        started, model_loss = time.perf_counter(), 0.0
+        model.train()
+        shuffled = train[order.permutation(len(train))]
+        for start in range(0, len(shuffled), settings.batch_size):
+            chosen = shuffled[start : start + settings.batch_size]
+            optimiser.zero_grad()
+            value = loss(model(*batch(chosen)), target[chosen])
+            value.backward()
+            optimiser.step()
+            model_loss += float(value.detach()) * len(chosen)
+        validation_loss = float(
+            loss(torch.as_tensor(logits(model, batch, validation, settings.batch_size)), target[validation])
+        )
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": model_loss / len(train),
+                "validation_loss": validation_loss,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        if progress:
+            progress(epoch + 1, settings.epochs, f"epoch {epoch + 1}: validation loss {validation_loss:.4f}")
+        if validation_loss < best - 1e-4:
+            best, best_state, waited = validation_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                break
+    model.load_state_dict(best_state)
+    return history
+
+
+def logits(model: nn.Module, batch: Batch, indices: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The model's logits for ``indices``, in evaluation mode and without gradients."""
+    model.eval()
+    with torch.no_grad():
+        parts = [model(*batch(indices[s : s + batch_size])) for s in range(0, len(indices), batch_size)]
+    return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.float32)
+
+
+def probabilities(model: nn.Module, batch: Batch, indices: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Predicted probability that each pair is a link."""
+    return 1.0 / (1.0 + np.exp(-logits(model, batch, indices, batch_size).astype(np.float64)))
+
+
+def save_model(model: nn.Module, folder: str | Path, metadata: dict) -> Path:
+    """Write ``model.pt`` (weights) and ``model.json`` (``metadata``: model kind, its settings, genes,
+    data fingerprint) into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / "model.pt")
+    (folder / "model.json").write_text(json.dumps(metadata, indent=1, default=_plain))
+    return folder
+
+
+def load_state(folder: str | Path) -> tuple[dict, dict]:
+    """The weights and the metadata that :func:`save_model` wrote."""
+    folder = Path(folder)
+    if not (folder / "model.pt").is_file() or not (folder / "model.json").is_file():
+        raise GridappError(f"{folder}: no saved model (model.pt + model.json).", "Train one first.")
+    return torch.load(folder / "model.pt", weights_only=True), json.loads((folder / "model.json").read_text())
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, TrainSettings):
+        return asdict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

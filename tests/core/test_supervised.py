@@ -1,0 +1,95 @@
+"""DeepDRIM and the scGREAT-style transformer learn planted links, not shuffled labels; save → load repeats."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch", reason="the supervised models need PyTorch (requirements-ml.txt)")
+
+from gridapp.core.errors import GridappError  # noqa: E402
+from gridapp.core.metrics import candidate_scores, score_candidates  # noqa: E402
+from gridapp.core.supervised.infer import (  # noqa: E402
+    load_trained,
+    predict,
+    save_trained,
+    supervised_infer,
+    train,
+)
+from gridapp.core.supervised.pairs import labelled_pairs, tf_aware_split  # noqa: E402
+from gridapp.core.supervised.training import TrainSettings  # noqa: E402
+
+N_TFS, N_TARGETS = 24, 400
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[ad.AnnData, list[str], pd.DataFrame]:
+    """Counts where each target follows one TF (rising or falling with it); the links as truth."""
+    rng = np.random.default_rng(0)
+    n_cells = 300
+    activity = rng.gamma(1.0, 2.0, (n_cells, N_TFS))
+    regulator = rng.integers(0, N_TFS, N_TARGETS)
+    response = np.where(rng.random(N_TARGETS) < 0.7, activity[:, regulator], 6.0 / (1.0 + activity[:, regulator]))
+    counts = rng.poisson(np.hstack([activity, response]) + 0.1).astype(np.float32)
+    tfs = [f"TF{i}" for i in range(N_TFS)]
+    genes = tfs + [f"G{j}" for j in range(N_TARGETS)]
+    truth = pd.DataFrame({"TF": [tfs[r] for r in regulator], "target": genes[N_TFS:]})
+    return ad.AnnData(np.log1p(counts), var=pd.DataFrame(index=genes)), tfs, truth
+
+
+def _auroc(scored: pd.DataFrame, truth: pd.DataFrame, test: pd.DataFrame) -> float:
+    table = candidate_scores(scored, truth, tfs=sorted(set(test["TF"])), genes=sorted(set(test["target"])), pairs=test)
+    return score_candidates(table)["auroc"]
+
+
+@pytest.mark.parametrize("kind", ["deepdrim", "scgreat"])
+def test_planted_links_are_learned_on_held_out_tfs_and_shuffled_labels_are_not(planted, kind):
+    adata, tfs, truth = planted
+    parts = tf_aware_split(labelled_pairs(truth, tfs, adata.var_names, negatives_per_positive=3, seed=0), seed=0)
+    infer = supervised_infer(kind)
+    training = {"Train": parts["Train"], "Validation": parts["Validation"]}
+    options = {"epochs": 12, "n_neighbours": 3, "candidates": parts["Test"]}
+    learned = _auroc(infer(adata, tfs, training=training, **options), truth, parts["Test"])
+    shuffled = {
+        name: part.assign(label=np.random.default_rng(1).permutation(part["label"].to_numpy()))
+        for name, part in training.items()
+    }
+    chance = _auroc(infer(adata, tfs, training=shuffled, **options), truth, parts["Test"])
+    assert learned > 0.7, learned
+    assert abs(chance - 0.5) < 0.15, chance
+
+
+def test_a_saved_model_predicts_the_same_after_loading(planted, tmp_path):
+    adata, tfs, truth = planted
+    pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
+    settings = TrainSettings(epochs=2, seed=3)
+    trained = train("deepdrim", adata, pairs.iloc[::2], pairs.iloc[1::2], settings=settings, n_neighbours=2)
+    before = predict(trained, adata, pairs)
+    save_trained(trained, tmp_path / "model", fingerprint="abc")
+    again = load_trained(tmp_path / "model", adata)
+    np.testing.assert_array_equal(predict(again, adata, pairs), before)
+    assert again.history == trained.history and len(again.history) == 2
+    with pytest.raises(GridappError, match="other genes"):
+        predict(again, adata[:, ::-1].copy(), pairs)
+
+
+def test_training_is_repeatable_with_a_seed(planted):
+    adata, tfs, truth = planted
+    pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
+    runs = [
+        predict(
+            train("scgreat", adata, pairs.iloc[::2], pairs.iloc[1::2], settings=TrainSettings(epochs=2, seed=5)),
+            adata,
+            pairs,
+        )
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(*runs)
+
+
+def test_without_a_training_prior_the_message_says_what_to_give(planted):
+    adata, tfs, _ = planted
+    with pytest.raises(GridappError, match="--train-prior"):
+        supervised_infer("scgreat")(adata, tfs)

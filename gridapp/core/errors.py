@@ -1,4 +1,4 @@
-"""The project's one error type for problems a user can fix."""
+"""The project's one error type for problems a user can fix, and the signal of a user's cancel."""
 
 from __future__ import annotations
 
@@ -21,3 +21,7 @@ class GridappError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
+
+
+class Cancelled(Exception):  # noqa: N818  (a user action, not an error)
+    """Raised between steps (or training epochs) when the caller asked to stop."""

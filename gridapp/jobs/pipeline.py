@@ -22,7 +22,7 @@ from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
 from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
 from gridapp.core.enrichment import tf_enrichment
-from gridapp.core.errors import GridappError
+from gridapp.core.errors import Cancelled, GridappError
 from gridapp.core.io import InputReport, read_dataset
 from gridapp.core.methods import get_method, infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
@@ -46,10 +46,6 @@ PACKAGES = (
     "distributed",
 )
 Progress = Callable[[int, int, str], None]
-
-
-class Cancelled(Exception):  # noqa: N818  (a user action, not an error)
-    """Raised between steps when the caller asked to stop."""
 
 
 @dataclass
@@ -148,8 +144,11 @@ def _run_steps(
 
     step(3)
     options = params.method_options()
-    if "train_prior" in options:
+    if "train_prior" in options:  # a supervised method: read its prior, report epochs, stop between them
         options["train_prior"] = read_prior(options["train_prior"])
+        options["cancelled"] = cancelled
+        if progress:
+            options["progress"] = lambda epoch, epochs, note: progress(3, len(STEPS), f"grn: training, {note}")
     runs = []
     for seed in range(params.seed, params.seed + params.runs):
         if cancelled():

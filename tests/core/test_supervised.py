@@ -93,3 +93,16 @@ def test_without_a_training_prior_the_message_says_what_to_give(planted):
     adata, tfs, _ = planted
     with pytest.raises(GridappError, match="--train-prior"):
         supervised_infer("scgreat")(adata, tfs)
+
+
+def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
+    from gridapp.core.errors import Cancelled
+
+    adata, tfs, truth = planted
+    training = {"Train": labelled_pairs(truth, tfs, adata.var_names, seed=0)}
+    training["Validation"] = training["Train"].iloc[::5]
+    seen = []
+    supervised_infer("scgreat")(adata, tfs, training=training, epochs=3, progress=lambda *args: seen.append(args))
+    assert [epoch for epoch, _, _ in seen] == [1, 2, 3] and "validation loss" in seen[0][2]
+    with pytest.raises(Cancelled, match="before epoch 1"):
+        supervised_infer("scgreat")(adata, tfs, training=training, cancelled=lambda: True)

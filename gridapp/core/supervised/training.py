@@ -19,16 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from gridapp.core.errors import GridappError
+from gridapp.core.errors import Cancelled, GridappError
 
 #: ``batch(indices) -> tuple of tensors`` for the model's forward
 Batch = Callable[[np.ndarray], tuple[torch.Tensor, ...]]
 #: ``progress(epoch, epochs, message)``
 EpochProgress = Callable[[int, int, str], None]
-
-
-class TrainingCancelled(Exception):  # noqa: N818  (a user action, not an error)
-    """Raised between epochs when the caller's ``cancelled()`` turns true."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +70,7 @@ def fit(
     best, best_state, waited, history = np.inf, copy.deepcopy(model.state_dict()), 0, []
     for epoch in range(settings.epochs):
         if cancelled():
-            raise TrainingCancelled(f"training cancelled before epoch {epoch + 1}")
+            raise Cancelled(f"training cancelled before epoch {epoch + 1}")
         started, model_loss = time.perf_counter(), 0.0
         model.train()
         shuffled = train[order.permutation(len(train))]

@@ -230,7 +230,7 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
     out = prepare_out_dir(args.out, overwrite=args.overwrite)
     started = time.perf_counter()
     with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _progress_bar() as progress:
-        result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress)
+        result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress, model_dir=out / "model")
     write_outputs(result, out, cell_type_key=params.cell_type_key)
     seconds = time.perf_counter() - started
     return lambda: _print_summary(result.summary, out, seconds)

@@ -86,6 +86,7 @@ def run(
     cache_dir: str | Path,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    model_dir: str | Path | None = None,
 ) -> Result:
     """Run load → subset → genes → GRN → modules → prune → AUCell → embed → summaries.
 
@@ -101,10 +102,14 @@ def run(
         Called as ``progress(step_index, n_steps, step_name)`` before each step.
     cancelled
         Polled between steps; when it returns True, :class:`Cancelled` is raised.
+    model_dir
+        Where a supervised method keeps its trained model (``seed_<N>/model.pt`` + ``model.json``).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = _run_steps(params, client=client, cache_dir=cache_dir, progress=progress, cancelled=cancelled)
+        result = _run_steps(
+            params, client=client, cache_dir=cache_dir, progress=progress, cancelled=cancelled, model_dir=model_dir
+        )
     result.summary["warnings"] = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))[:50]
     result.adata.uns["gridapp_run"] = json.dumps(result.summary)
     return result
@@ -117,6 +122,7 @@ def _run_steps(
     cache_dir: str | Path,
     progress: Progress | None,
     cancelled: Callable[[], bool],
+    model_dir: str | Path | None = None,
 ) -> Result:
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -153,6 +159,8 @@ def _run_steps(
     for seed in range(params.seed, params.seed + params.runs):
         if cancelled():
             raise Cancelled(f"cancelled during step 'grn' (before seed {seed})")
+        if "train_prior" in options and model_dir is not None:
+            options["save_to"] = Path(model_dir) / f"seed_{seed}"
         runs.append(infer(adata, coverage.present, method=params.method, seed=seed, client=client, **options))
     adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
     grn_stats = {**runs[0].attrs, "runs": len(runs)}

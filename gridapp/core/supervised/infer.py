@@ -3,11 +3,13 @@
 ``deepdrim`` and ``scgreat`` behind the methods' common interface: given a training prior (links taken
 as true) they train on its pairs present in the data (same-TF negatives, a held-out tenth for early
 stopping) and return every TF × gene pair with its predicted probability as ``importance``. The
-benchmark passes BEELINE's own training / validation pairs and the test pairs to score instead.
+benchmark passes BEELINE's own training / validation pairs and the test pairs to score instead;
+``save_to`` keeps the trained model (``model.pt`` + ``model.json``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +171,7 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
         n_neighbours: int = N_NEIGHBOURS,
         progress: EpochProgress | None = None,
         cancelled: Callable[[], bool] = lambda: False,
+        save_to: str | Path | None = None,
     ) -> pd.DataFrame:
         if training is None:
             if train_prior is None:
@@ -190,12 +193,24 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
             progress=progress,
             cancelled=cancelled,
         )
+        if save_to is not None:
+            save_trained(trained, save_to, fingerprint=data_fingerprint(adata))
         scored = candidates[["TF", "target"]].assign(importance=predict(trained, adata, candidates))
         scored = scored.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
         scored.attrs["history"] = trained.history
         return scored
 
     return infer
+
+
+def data_fingerprint(adata: ad.AnnData) -> str:
+    """SHA-256 of the cells, genes and values a model was trained on (stored beside its weights)."""
+    digest = hashlib.sha256()
+    for names in (adata.obs_names, adata.var_names):
+        digest.update("\n".join(map(str, names)).encode())
+    values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def holdout_split(pairs: pd.DataFrame, *, share: float = VALIDATION_SHARE, seed: int = 0) -> dict[str, pd.DataFrame]:

@@ -266,6 +266,7 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     _, cache = server
     stored = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
     _type(browser, "seed", "7")
+    _type(browser, "runs-count", "30")  # 30 seeds: the run cannot end before the click on Cancel
     browser.find_element(By.ID, "launch").click()
     _wait(browser, lambda d: "step" in _text(d, "status"), 60)
     browser.find_element(By.ID, "cancel").click()
@@ -273,6 +274,7 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     time.sleep(2)
     assert {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")} == stored
     assert _text(browser, "status").startswith("Cancelled")
+    _type(browser, "runs-count", "1")
 
 
 def test_a_run_failing_midway_says_why_and_results_stay(server, browser):
@@ -425,9 +427,9 @@ def test_a_supervised_model_trains_on_a_prior_from_the_dashboard(server, browser
     url, _ = server
     browser.get(url)
     _wait(browser, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
-    assert not browser.find_element(By.ID, "train-prior").is_displayed()
+    assert not _wait(browser, lambda d: d.find_element(By.ID, "train-fields")).is_displayed()
     _choose(browser, "method", "scGREAT-style pair transformer")
-    _wait(browser, lambda d: d.find_element(By.ID, "train-prior").is_displayed())
+    _wait(browser, lambda d: d.find_element(By.ID, "train-fields").is_displayed())
     _choose(browser, "train-prior", "dorothea_ABC_kang.tsv")
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
     _type(browser, "n-top-genes", "300")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_cytoscape as cyto
 from dash import dash_table, dcc, html
 
-from gridapp.core.methods import DEFAULT_METHOD, METHODS
+from gridapp.core.methods import DEFAULT_METHOD, METHODS, Method
 from gridapp.figures.compare import REWIRING_STYLES
 from gridapp.figures.network import STYLESHEET
 from gridapp.jobs.bench import METRICS, SPLITS
@@ -384,12 +384,17 @@ EXPORTS = (
 BENCH_DEFAULT_METHODS = ("grnboost2-fast", "pearson", "spearman", "mi")
 
 
+def _method_label(method: Method) -> str:
+    trained = " (trained on the split's pairs: choose test or tf-aware)" if method.supervised else ""
+    return f"{method.name} [{method.id}]{trained}"
+
+
 def benchmark_page(dataset_ids: list[str], note: str = "") -> html.Main:
     """Score methods on BEELINE sets in the background: choices, progress, a method × set table, curves.
 
     ``note`` explains why no set is offered (BEELINE data missing).
     """
-    methods = [m for m in METHODS.values() if not m.supervised]
+
     return html.Main(
         [
             html.H2("Benchmark on BEELINE (Pratapa et al. 2020)"),
@@ -400,7 +405,7 @@ def benchmark_page(dataset_ids: list[str], note: str = "") -> html.Main:
                         "Methods",
                         dcc.Checklist(
                             id="bench-methods",
-                            options=[{"label": f"{m.name} [{m.id}]", "value": m.id} for m in methods],
+                            options=[{"label": _method_label(m), "value": m.id} for m in METHODS.values()],
                             value=[m for m in BENCH_DEFAULT_METHODS if m in METHODS],
                         ),
                     ),

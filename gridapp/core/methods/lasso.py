@@ -94,7 +94,7 @@ def lasso(
     responses = _values(adata, target_layer, normalise_layers)
     detected = np.asarray((predictors > 0).sum(axis=0)).ravel() >= min_cells
     tf_names = np.asarray(tfs, dtype=object)[detected]
-    x = _standardise(_dense(predictors[:, np.flatnonzero(detected)]))
+    x = standardise(_dense(predictors[:, np.flatnonzero(detected)]))
     own = pd.Index(tf_names).get_indexer(genes)
     settings = {
         "l1_ratio": l1_ratio,
@@ -154,7 +154,7 @@ def _dense(matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
     return (matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)).astype(np.float64)
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
+def standardise(x: np.ndarray) -> np.ndarray:
     """Columns centred and scaled to unit variance (glmnet's ``standardize``); constant columns become 0."""
     centred = x - x.mean(axis=0)
     sd = centred.std(axis=0)

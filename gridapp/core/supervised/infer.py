@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from gridapp.core.errors import GridappError
+from gridapp.core.methods.lasso import standardise
 from gridapp.core.supervised.images import N_NEIGHBOURS, PairImages
 from gridapp.core.supervised.models import DeepDRIM, PairTransformer
 from gridapp.core.supervised.pairs import labelled_pairs
@@ -87,10 +88,8 @@ def pair_batches(kind: str, adata: ad.AnnData, pairs: pd.DataFrame, n_neighbours
 def standardised_profiles(adata: ad.AnnData) -> np.ndarray:
     """genes × cells: each gene's log1p expression, centred and scaled to unit variance (0 if constant)."""
     values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    logged = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None)).T
-    centred = logged - logged.mean(axis=1, keepdims=True)
-    sd = centred.std(axis=1, keepdims=True)
-    return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0).astype(np.float32)
+    logged = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
+    return standardise(logged).T.astype(np.float32)
 
 
 def train(

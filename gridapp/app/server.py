@@ -9,6 +9,7 @@ import diskcache
 from dash import Dash, DiskcacheManager, dcc, html
 
 from gridapp.app import callbacks, compare
+from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
 from gridapp.core.beeline import dataset_ids
 from gridapp.jobs.bench import DEFAULT_ROOT
@@ -135,4 +136,5 @@ def create_app(
     app.layout = layout
     callbacks.register(app, config)
     compare.register(app, config)
+    app.server.wsgi_app = GATE.install().middleware(app.server.wsgi_app)  # background jobs fork between requests
     return app

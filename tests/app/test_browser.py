@@ -420,3 +420,21 @@ def test_lasso_on_new_rna_shows_signed_links_and_the_enrichment_table(server, br
     in_regulon = table["regulon"].fillna("")
     assert (table.loc[in_regulon.str.endswith("(+)"), "coefficient"] > 0).all()
     assert (table.loc[in_regulon.str.endswith("(-)"), "coefficient"] < 0).all()
+
+
+def test_a_supervised_model_trains_on_a_prior_from_the_dashboard(server, browser):
+    pytest.importorskip("torch", reason="the supervised models need PyTorch (requirements-ml.txt)")
+    url, _ = server
+    browser.get(url)
+    _wait(browser, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
+    assert not _wait(browser, lambda d: d.find_element(By.ID, "train-fields")).is_displayed()
+    _choose(browser, "method", "scGREAT-style pair transformer")
+    _wait(browser, lambda d: d.find_element(By.ID, "train-fields").is_displayed())
+    _choose(browser, "train-prior", "dorothea_ABC_kang.tsv")
+    _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
+    _type(browser, "n-top-genes", "300")
+    status = _launch_and_wait(browser, 400)
+    assert status.startswith("Done"), status
+    _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
+    chosen = browser.find_element(By.ID, "runs").text
+    assert "scgreat" in chosen, chosen

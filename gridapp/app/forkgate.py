@@ -1,0 +1,90 @@
+"""Fork the dashboard's background jobs only while no other request is half-way through a read.
+
+Dash starts each background job in a ``fork()`` of the server while its other request threads keep
+reading h5ad files and running numba kernels. The child inherits every lock as it was at that moment
+but none of the threads holding them: a fork that lands while another thread is inside a lazy
+attribute of anndata's sparse reader (Python 3.11's ``functools.cached_property`` holds one lock per
+attribute, shared by all instances) leaves the job hanging at its first read of the same file
+("step 1/9: load" for ever). :class:`ForkGate` counts the requests in progress (as WSGI middleware)
+and makes ``fork()`` wait until the forking request is the only one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+
+
+class ForkGate:
+    """Requests in progress, and a ``fork()`` hook that waits until the caller's is the only one."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._active = 0
+        self._local = threading.local()
+        self._installed = False
+
+    @property
+    def active(self) -> int:
+        """Requests in progress in this process."""
+        return self._active
+
+    def _depth(self) -> int:
+        return getattr(self._local, "depth", 0)
+
+    def enter(self) -> None:
+        """Count the calling thread's request as in progress."""
+        with self._condition:
+            self._active += 1
+            self._local.depth = self._depth() + 1
+
+    def leave(self) -> None:
+        """The calling thread's request has ended."""
+        with self._condition:
+            self._active -= 1
+            self._local.depth = self._depth() - 1
+            self._condition.notify_all()
+
+    def before_fork(self) -> None:
+        """Wait until no other thread is in a request, then hold new ones back until the fork is done."""
+        self._condition.acquire()
+        self._active -= self._depth()
+        self._condition.wait_for(lambda: self._active == 0)
+
+    def after_fork_in_parent(self) -> None:
+        """Let requests in again."""
+        self._active += self._depth()
+        self._condition.release()
+
+    def after_fork_in_child(self) -> None:
+        """The child has one thread, the forking one: only its own requests are in progress."""
+        self._condition = threading.Condition()
+        self._active = self._depth()
+
+    def install(self) -> ForkGate:
+        """Register the gate's hooks with ``os.register_at_fork`` (the first call only: hooks are for ever)."""
+        if not self._installed:
+            os.register_at_fork(
+                before=self.before_fork,
+                after_in_parent=self.after_fork_in_parent,
+                after_in_child=self.after_fork_in_child,
+            )
+            self._installed = True
+        return self
+
+    def middleware(self, app: Callable) -> Callable:
+        """Wrap a WSGI application so that each of its requests counts as in progress until it returns."""
+
+        def gated(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            self.enter()
+            try:
+                return app(environ, start_response)
+            finally:
+                self.leave()
+
+        return gated
+
+
+#: The dashboard's gate: every app of this process counts its requests here.
+GATE = ForkGate()

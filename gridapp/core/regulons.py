@@ -23,6 +23,7 @@ from pyscenic.prune import df2regulons, prune2df
 from pyscenic.utils import RHO_THRESHOLD, modules_from_adjacencies
 
 from gridapp.core.errors import GridappError
+from gridapp.core.matrix import dense
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db, read_motif_annotations, write_motif_annotations
 from gridapp.core.parallel import client_or_local
 from gridapp.core.priors import prior_targets
@@ -36,8 +37,7 @@ REGULON_COLUMNS = ["regulon", "TF", "target", "weight"]
 
 def expression_frame(adata: ad.AnnData) -> pd.DataFrame:
     """``adata.X`` as a dense cells × genes DataFrame, the layout pySCENIC functions take."""
-    matrix = adata.X.toarray() if sp.issparse(adata.X) else adata.X
-    return pd.DataFrame(matrix, index=adata.obs_names, columns=adata.var_names)
+    return pd.DataFrame(dense(adata.X), index=adata.obs_names, columns=adata.var_names)
 
 
 def modules(

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from pyscenic.rss import regulon_specificity_scores
 
+from gridapp.core.matrix import dense
 from gridapp.core.subset import obs_column
 
 
@@ -38,8 +38,7 @@ def celltype_summaries(adata: ad.AnnData, cell_type_key: str, *, use_rep: str = 
     rss = regulon_specificity_scores(auc, cell_types).loc[mean_auc.index]
     tfs = list(dict.fromkeys(name.split("(")[0] for name in auc.columns))
     tfs = [tf for tf in tfs if tf in adata.var_names]
-    matrix = adata[:, tfs].X
-    expression = pd.DataFrame(matrix.toarray() if sp.issparse(matrix) else matrix, index=adata.obs_names, columns=tfs)
+    expression = pd.DataFrame(dense(adata[:, tfs].X), index=adata.obs_names, columns=tfs)
     by_type = cell_types.to_numpy()
     summaries = {
         "mean_auc": mean_auc,
@@ -89,8 +88,7 @@ def with_selection(adata: ad.AnnData, cells: Sequence[int], *, use_rep: str = "X
     }
     if "tf_expression" in tables:
         tfs = list(tables["tf_expression"].columns)
-        matrix = adata[cells, tfs].X
-        expression = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+        expression = dense(adata[cells, tfs].X)
         rows["tf_expression"] = pd.Series(expression.mean(axis=0), index=tfs)
         rows["tf_detected"] = pd.Series((expression > 0).mean(axis=0), index=tfs)
     return {

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from arboreto.core import EARLY_STOP_WINDOW_LENGTH, RF_KWARGS, SGBM_KWARGS, create_graph
 from distributed import Client
 
+from gridapp.core.matrix import dense
 from gridapp.core.methods.registry import ADJACENCY_COLUMNS, Method, register
 from gridapp.core.parallel import client_or_local
 
@@ -25,7 +25,7 @@ def _arboreto(
     client: Client | None,
 ) -> pd.DataFrame:
     """Run arboreto's graph for every gene as target; record trees per target in ``attrs``."""
-    matrix = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    matrix = dense(adata.X)
     with client_or_local(client) as dask:
         links, meta = create_graph(
             matrix.astype(np.float32),

@@ -25,6 +25,7 @@ from sklearn.linear_model import ElasticNetCV
 from sklearn.model_selection import KFold
 
 from gridapp.core.errors import GridappError
+from gridapp.core.matrix import dense, standardise
 from gridapp.core.methods.registry import ADJACENCY_COLUMNS, Method, register
 from gridapp.core.parallel import client_or_local
 
@@ -94,7 +95,7 @@ def lasso(
     responses = _values(adata, target_layer, normalise_layers)
     detected = np.asarray((predictors > 0).sum(axis=0)).ravel() >= min_cells
     tf_names = np.asarray(tfs, dtype=object)[detected]
-    x = standardise(_dense(predictors[:, np.flatnonzero(detected)]))
+    x = standardise(dense(predictors[:, np.flatnonzero(detected)], np.float64))
     own = pd.Index(tf_names).get_indexer(genes)
     settings = {
         "l1_ratio": l1_ratio,
@@ -111,7 +112,7 @@ def lasso(
             dask.submit(
                 _fit_chunk,
                 shared_x,
-                _dense(responses[:, start : start + chunk]),
+                dense(responses[:, start : start + chunk], np.float64),
                 own[start : start + chunk],
                 settings,
                 pure=False,
@@ -148,17 +149,6 @@ def _values(adata: ad.AnnData, layer: str | None, normalise: bool) -> np.ndarray
     scale[totals == 0] = 0.0
     scaled = sp.diags(scale) @ matrix if sp.issparse(matrix) else matrix * scale[:, None]
     return scaled.log1p() if sp.issparse(scaled) else np.log1p(scaled)
-
-
-def _dense(matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
-    return (matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)).astype(np.float64)
-
-
-def standardise(x: np.ndarray) -> np.ndarray:
-    """Columns centred and scaled to unit variance (glmnet's ``standardize``); constant columns become 0."""
-    centred = x - x.mean(axis=0)
-    sd = centred.std(axis=0)
-    return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0)
 
 
 def _fit_chunk(x: np.ndarray, y: np.ndarray, own: np.ndarray, settings: dict) -> np.ndarray:

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from distributed import Client
 from scipy.stats import rankdata
 
+from gridapp.core.matrix import dense, standardise
 from gridapp.core.methods.registry import Method, register
 
 #: genes densified at a time
@@ -29,21 +29,17 @@ MI_BINS = 8
 def _blocks(adata: ad.AnnData, transform: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
     """``(start, transform(dense block))`` for consecutive blocks of genes."""
     for start in range(0, adata.n_vars, BLOCK):
-        block = adata.X[:, start : start + BLOCK]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
-        yield start, transform(block.astype(np.float64))
+        yield start, transform(dense(adata.X[:, start : start + BLOCK], np.float64))
 
 
-def _standardise(block: np.ndarray) -> np.ndarray:
-    """Centre and scale columns to unit norm (constant columns become 0)."""
-    centred = block - block.mean(axis=0)
-    norm = np.linalg.norm(centred, axis=0)
-    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
+def _unit_norm(block: np.ndarray) -> np.ndarray:
+    """Centre and scale columns to unit norm (constant columns become 0): their products are correlations."""
+    return standardise(block) / np.sqrt(len(block))
 
 
 def _ranks(block: np.ndarray) -> np.ndarray:
     """Average ranks per column (ties share their mean rank), standardised."""
-    return _standardise(rankdata(block, axis=0))
+    return _unit_norm(rankdata(block, axis=0))
 
 
 def _edges(scores: np.ndarray, tfs: Sequence[str], genes: Sequence[str]) -> pd.DataFrame:
@@ -57,15 +53,14 @@ def _edges(scores: np.ndarray, tfs: Sequence[str], genes: Sequence[str]) -> pd.D
     )
 
 
-def _dense(adata: ad.AnnData, genes: Sequence[str]) -> np.ndarray:
+def _gene_columns(adata: ad.AnnData, genes: Sequence[str]) -> np.ndarray:
     """cells × ``genes`` as a dense float64 array."""
-    matrix = adata[:, list(genes)].X
-    return np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix, dtype=np.float64)
+    return dense(adata[:, list(genes)].X, np.float64)
 
 
 def _correlation(adata: ad.AnnData, tfs: Sequence[str], transform: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
     """|correlation| of every TF with every gene after ``transform`` (standardising) each column."""
-    regulators = transform(_dense(adata, tfs))
+    regulators = transform(_gene_columns(adata, tfs))
     scores = np.empty((len(tfs), adata.n_vars))
     for start, block in _blocks(adata, transform):
         scores[:, start : start + block.shape[1]] = np.abs(regulators.T @ block)
@@ -74,7 +69,7 @@ def _correlation(adata: ad.AnnData, tfs: Sequence[str], transform: Callable[[np.
 
 def pearson(adata: ad.AnnData, tfs: Sequence[str], *, seed: int = 0, client: Client | None = None) -> pd.DataFrame:
     """Absolute Pearson correlation of each TF with each gene."""
-    return _correlation(adata, tfs, _standardise)
+    return _correlation(adata, tfs, _unit_norm)
 
 
 def spearman(adata: ad.AnnData, tfs: Sequence[str], *, seed: int = 0, client: Client | None = None) -> pd.DataFrame:
@@ -114,7 +109,7 @@ def mutual_information(
     matrix product of bin indicators.
     """
     n_cells = adata.n_obs
-    regulators = _one_hot(discretise(_dense(adata, tfs), n_bins), n_bins)
+    regulators = _one_hot(discretise(_gene_columns(adata, tfs), n_bins), n_bins)
     tf_marginal = regulators.reshape(n_cells, len(tfs), n_bins).sum(axis=0, dtype=np.float64) / n_cells
     tf_entropy = _entropy(tf_marginal, axis=1)
     scores = np.empty((len(tfs), adata.n_vars))

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
-import scipy.sparse as sp
+
+from gridapp.core.matrix import dense
 
 #: bins per axis
 BINS = 32
@@ -40,8 +41,7 @@ class PairImages:
     """
 
     def __init__(self, adata: ad.AnnData, *, n_neighbours: int = N_NEIGHBOURS, bins: int = BINS) -> None:
-        values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-        logged = np.log10(np.asarray(values, dtype=np.float64) + PSEUDOCOUNT)
+        logged = np.log10(dense(adata.X, np.float64) + PSEUDOCOUNT)
         self.genes = list(adata.var_names)
         self.index = {gene: i for i, gene in enumerate(self.genes)}
         self.bins, self.n_cells = bins, logged.shape[0]

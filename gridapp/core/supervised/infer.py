@@ -17,12 +17,11 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from gridapp.core.errors import GridappError
-from gridapp.core.methods.lasso import standardise
+from gridapp.core.matrix import dense, standardise
 from gridapp.core.supervised.images import N_NEIGHBOURS, PairImages
 from gridapp.core.supervised.models import DeepDRIM, PairTransformer
 from gridapp.core.supervised.pairs import labelled_pairs
@@ -87,8 +86,7 @@ def pair_batches(kind: str, adata: ad.AnnData, pairs: pd.DataFrame, n_neighbours
 
 def standardised_profiles(adata: ad.AnnData) -> np.ndarray:
     """genes × cells: each gene's log1p expression, centred and scaled to unit variance (0 if constant)."""
-    values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    logged = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
+    logged = np.log1p(np.clip(dense(adata.X, np.float64), 0, None))
     return standardise(logged).T.astype(np.float32)
 
 
@@ -207,8 +205,7 @@ def data_fingerprint(adata: ad.AnnData) -> str:
     digest = hashlib.sha256()
     for names in (adata.obs_names, adata.var_names):
         digest.update("\n".join(map(str, names)).encode())
-    values = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(dense(adata.X), dtype=np.float32).tobytes())
     return digest.hexdigest()
 
 

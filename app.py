@@ -1,7 +1,8 @@
 """Start the gridapp dashboard: ``python app.py [--host H] [--port P] [--data-root DIR ...] [--cache-dir DIR]``.
 
 ``gunicorn app:server`` serves the same app (configured by GRIDAPP_DATA_ROOTS, GRIDAPP_CACHE_DIR,
-GRIDAPP_BEELINE).
+GRIDAPP_BEELINE, GRIDAPP_REDIS_URL, ...). With ``--redis-url`` (or GRIDAPP_REDIS_URL) jobs go to
+Celery workers started as ``celery -A app:celery_app worker`` with the same settings.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from gridapp.app.queue import celery_of, job_manager
 from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
 from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.params import DATA_DIR
@@ -25,9 +27,14 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder whose files may be opened (repeatable; default: the embedded data)",
     )
     parser.add_argument("--cache-dir", default=os.environ.get("GRIDAPP_CACHE_DIR", DEFAULT_CACHE_DIR))
-    parser.add_argument("--dask-scheduler", default=os.environ.get("GRIDAPP_DASK_SCHEDULER"))
+    parser.add_argument("--dask-scheduler", default=os.environ.get("GRIDAPP_DASK_SCHEDULER") or None)
     parser.add_argument(
         "--beeline-root", default=DEFAULT_ROOT, help="BEELINE benchmark folder (default: GRIDAPP_BEELINE or ../shared)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("GRIDAPP_REDIS_URL") or None,
+        help="Redis of the Celery job queue (default: jobs run in forked processes of this server)",
     )
     parser.add_argument("--max-upload-mb", type=int, default=int(os.environ.get("GRIDAPP_MAX_UPLOAD_MB", 500)))
     args, _ = parser.parse_known_args(argv)
@@ -37,14 +44,17 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 SETTINGS = _settings([]) if __name__ != "__main__" else _settings()
+JOBS = job_manager(SETTINGS.cache_dir, SETTINGS.redis_url)
 app = create_app(
     data_roots=SETTINGS.data_roots,
     cache_dir=SETTINGS.cache_dir,
     max_upload_mb=SETTINGS.max_upload_mb,
     dask_scheduler=SETTINGS.dask_scheduler,
     beeline_root=SETTINGS.beeline_root,
+    jobs=JOBS,
 )
 server = app.server
+celery_app = celery_of(JOBS)
 
 if __name__ == "__main__":
     app.run(host=SETTINGS.host, port=SETTINGS.port, debug=False)

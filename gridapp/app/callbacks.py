@@ -69,6 +69,13 @@ FORM_FIELDS = (
 #: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 PREVIEW_LOCK = threading.Lock()
+#: status lines of a job still on its way
+IN_PROGRESS = ("step ", "Queued")
+QUEUED = "Queued: waiting for a free worker …"
+JOB_LOST = (
+    "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
+    "Nothing was stored and earlier results are unchanged; launch again to retry."
+)
 #: stored results are named by a 32-hex-digit content key
 RESULT_KEY = re.compile(r"[0-9a-f]{32}")
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
@@ -248,6 +255,45 @@ def register(app: Dash, config: AppConfig) -> None:
         return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(cache)
 
     report_cancel(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
+
+    @app.callback(
+        Output("launched", "data"),
+        Output("job-watch", "disabled"),
+        Output("status", "children", allow_duplicate=True),
+        Input("launch", "n_clicks"),
+        *[State(field, "value") for field in FORM_FIELDS],
+        prevent_initial_call=True,
+    )
+    def watch_launch(_, *values):
+        try:
+            key = cache.key(params_from_form(config, dict(zip(FORM_FIELDS, values))))
+        except (GridappError, OSError):
+            return None, True, no_update  # the job itself says what is wrong
+        return {"key": key, "started": False}, False, QUEUED
+
+    @app.callback(
+        Output("launched", "data", allow_duplicate=True),
+        Output("job-watch", "disabled", allow_duplicate=True),
+        Output("status", "children", allow_duplicate=True),
+        Output("launch", "disabled", allow_duplicate=True),
+        Output("cancel", "disabled", allow_duplicate=True),
+        Input("job-watch", "n_intervals"),
+        State("launched", "data"),
+        State("status", "children"),
+        State("launch", "disabled"),
+        prevent_initial_call=True,
+    )
+    def watch_job(_, launched, status, launch_disabled):
+        if not launched:
+            return None, True, no_update, no_update, no_update
+        verdict = job_verdict(cache.state(launched["key"]), launched["started"], status, launch_disabled)
+        if verdict == "running":
+            return {**launched, "started": True}, False, no_update, no_update, no_update
+        if verdict == "waiting":
+            return no_update, False, no_update, no_update, no_update
+        if verdict == "lost":
+            return None, True, JOB_LOST, False, True
+        return None, True, no_update, no_update, no_update
 
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
@@ -514,6 +560,34 @@ def register(app: Dash, config: AppConfig) -> None:
             return dcc.send_data_frame(binary.to_csv, "auc_binary.csv", index_label="cell")
         files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv"}
         return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
+
+
+def job_verdict(state: str, started: bool, status: str | None, launch_disabled: bool | None) -> str:
+    """What the job watcher makes of a launched run.
+
+    Parameters
+    ----------
+    state
+        The result's :meth:`~gridapp.jobs.cache.ResultCache.state`: ``done``, ``running`` or ``idle``.
+    started
+        Whether the watcher has seen it running before.
+    status
+        The status line now (progress text while the job is on).
+    launch_disabled
+        Whether the Launch button is still disabled (Dash re-enables it when it sees the job end).
+
+    Returns
+    -------
+    ``running``, ``waiting`` (queued, not started), ``lost`` (it stopped without storing a result and
+    without saying why: its process or worker died) or ``over`` (stored, failed with a message, or
+    cancelled: nothing left to watch).
+    """
+    if state == "running":
+        return "running"
+    in_progress = bool(status) and str(status).startswith(IN_PROGRESS)
+    if state == "done" or not in_progress:
+        return "over"
+    return "lost" if started or not launch_disabled else "waiting"
 
 
 def background_job(start: str, cancel: str, bar: str | None = None, status: str | None = None) -> dict:

@@ -158,6 +158,8 @@ def controls(
             ),
             html.Progress(id="progress", value="0", max="9"),
             html.Div(id="status", className="status"),
+            dcc.Store(id="launched"),
+            dcc.Interval(id="job-watch", interval=2000, disabled=True),
             html.H2("Results"),
             _field("Cached runs", dcc.Dropdown(id="runs", options=runs, placeholder="open a cached run")),
             _field(

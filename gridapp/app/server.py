@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import diskcache
-from dash import Dash, DiskcacheManager, dcc, html
+from dash import Dash, dcc, html
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from gridapp.app import callbacks, compare
 from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
+from gridapp.app.queue import celery_of, job_manager
 from gridapp.core.beeline import dataset_ids
 from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.cache import ResultCache
@@ -44,6 +46,21 @@ def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
     return dataset_ids(root), ""
 
 
+def _health(config: callbacks.AppConfig, jobs: BaseBackgroundCallbackManager) -> tuple[dict, int]:
+    """``/healthz``: 200 when the result cache is writable and the job queue (if any) answers, else 503."""
+    problems = []
+    if not os.access(config.cache.root, os.W_OK):
+        problems.append(f"result cache {config.cache.root} is not writable")
+    queue = celery_of(jobs)
+    if queue is not None:
+        try:
+            queue.backend.client.ping()
+        except Exception as err:  # any failure to reach Redis is the answer
+            problems.append(f"job queue unreachable: {err}")
+    body = {"status": "fail" if problems else "ok", "jobs": "celery" if queue else "local", "problems": problems}
+    return body, 503 if problems else 200
+
+
 def create_app(
     *,
     data_roots: Sequence[str | Path] = (DATA_DIR,),
@@ -51,6 +68,7 @@ def create_app(
     max_upload_mb: int = 500,
     dask_scheduler: str | None = None,
     beeline_root: str | Path | None = DEFAULT_ROOT,
+    jobs: BaseBackgroundCallbackManager | None = None,
 ) -> Dash:
     """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
 
@@ -66,8 +84,12 @@ def create_app(
         Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
     beeline_root
         The BEELINE benchmark folder the Benchmark page scores methods on (read, never served).
+    jobs
+        Where background jobs run (:func:`gridapp.app.queue.job_manager`); forked processes of this
+        server, recorded under ``cache_dir/jobs``, when ``None``.
     """
     cache_dir = Path(cache_dir)
+    jobs = jobs or job_manager(cache_dir)
     config = callbacks.AppConfig(
         data_roots=tuple(Path(root).resolve() for root in data_roots),
         cache=ResultCache(cache_dir / "results"),
@@ -78,12 +100,11 @@ def create_app(
         bench_dir=cache_dir / "benchmarks",
         compare_dir=cache_dir / "compares",
     )
-    manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
     app = Dash(
         __name__,
         title="gridapp",
         assets_folder=str(ASSETS),
-        background_callback_manager=manager,
+        background_callback_manager=jobs,
         suppress_callback_exceptions=False,
     )
     roots = (*config.data_roots, config.upload_dir)
@@ -137,4 +158,5 @@ def create_app(
     callbacks.register(app, config)
     compare.register(app, config)
     app.server.wsgi_app = GATE.install().middleware(app.server.wsgi_app)  # background jobs fork between requests
+    app.server.add_url_rule("/healthz", "healthz", lambda: _health(config, jobs))
     return app

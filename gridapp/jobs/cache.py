@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +30,8 @@ from gridapp.jobs.params import RunParams, file_fingerprint
 from gridapp.jobs.pipeline import Result, write_outputs
 
 ADJACENCIES = "adjacencies.parquet"
+#: one JSON line per computed result
+COMPUTATIONS = "computations.jsonl"
 
 
 @dataclass(frozen=True)
@@ -67,12 +72,50 @@ class ResultCache:
         return (self.path(key) / "run.json").is_file()
 
     def get_or_compute(self, params: RunParams, compute: Callable[[RunParams], Result]) -> str:
-        """Return the key of ``params``' result, computing and storing it first when absent."""
+        """Return the key of ``params``' result, computing and storing it first when absent.
+
+        Each computation is appended to ``computations.jsonl`` (key, process, host, start, seconds).
+        """
         key = self.key(params)
         with self._lock(key):
             if key not in self:
+                for stale in self.root.glob(f".scratch-{key}-*"):  # left by a job killed while storing
+                    shutil.rmtree(stale, ignore_errors=True)
+                started = time.time()
                 self.store(key, compute(params), params=params.to_dict(), cell_type_key=params.cell_type_key)
+                self._log_computation(key, started)
         return key
+
+    def state(self, key: str) -> str:
+        """``done`` (stored), ``running`` (a process, on any machine sharing the folder, is computing it)
+        or ``idle`` (neither: not started yet, or its job died; the kernel drops a dead process's lock)."""
+        if key in self:
+            return "done"
+        with open(self.root / f".{key}.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return "done" if key in self else "running"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return "done" if key in self else "idle"
+
+    def computations(self) -> pd.DataFrame:
+        """Every computation this cache has stored, oldest first (``key, pid, host, started, seconds``)."""
+        log = self.root / COMPUTATIONS
+        if not log.is_file():
+            return pd.DataFrame(columns=["key", "pid", "host", "started", "seconds"])
+        return pd.read_json(log, lines=True, dtype={"key": str})
+
+    def _log_computation(self, key: str, started: float) -> None:
+        entry = {
+            "key": key,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": started,
+            "seconds": round(time.time() - started, 3),
+        }
+        with open(self.root / COMPUTATIONS, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
 
     def store(self, key: str, result: Result, *, params: dict, cell_type_key: str | None) -> Path:
         """Write ``result`` (computed from ``params``) under ``key`` atomically (scratch folder, then rename)."""

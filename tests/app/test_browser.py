@@ -5,37 +5,30 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gridapp.core.priors import read_prior
+from tests.app.browsing import (
+    ROOT,
+    SCREENSHOTS,
+    SHARED,
+    ActionChains,
+    By,
+    Keys,
+    chromium,
+    dashboard,
+)
+from tests.app.browsing import choose as _choose
+from tests.app.browsing import launch_and_wait as _launch_and_wait
+from tests.app.browsing import text as _text
+from tests.app.browsing import type_into as _type
+from tests.app.browsing import wait as _wait
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-FAILURES = Path(os.environ.get("GRIDAPP_BROWSER_FAILURES", "/tmp"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,103 +39,29 @@ def own_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, own_data):
-    port, cache, own = _free_port(), tmp_path_factory.mktemp("cache"), own_data
-    process = subprocess.Popen(
+    cache = tmp_path_factory.mktemp("cache")
+    args = [
+        "--cache-dir",
+        str(cache),
+        "--data-root",
+        str(ROOT / "data"),
         # the cache's own result folders double as pySCENIC outputs to open (adjacencies.csv + result.loom)
-        [
-            sys.executable,
-            "app.py",
-            "--port",
-            str(port),
-            "--cache-dir",
-            str(cache),
-            "--data-root",
-            str(ROOT / "data"),
-            "--data-root",
-            str(cache / "results"),
-            "--data-root",
-            str(own),  # files a test writes for itself
-            "--beeline-root",
-            str(SHARED / "beeline"),
-            *(["--data-root", str(SHARED / "singlecell")] if (SHARED / "singlecell").is_dir() else []),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "GRIDAPP_MAX_UPLOAD_MB": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    yield url, cache
-    process.terminate()
-    process.wait(timeout=30)
+        "--data-root",
+        str(cache / "results"),
+        "--data-root",
+        str(own_data),  # files a test writes for itself
+        "--beeline-root",
+        str(SHARED / "beeline"),
+        *(["--data-root", str(SHARED / "singlecell")] if (SHARED / "singlecell").is_dir() else []),
+    ]
+    with dashboard(args, {"GRIDAPP_MAX_UPLOAD_MB": "1"}) as url:
+        yield url, cache
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian chromium + chromium-driver (.ci/run installs them)")
-    downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1600,2300",
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    driver = webdriver.Chrome(options=options)
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
-
-
-def _wait(driver, condition, timeout=60):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
-    except TimeoutException:
-        driver.save_screenshot(str(FAILURES / f"timeout-{time.time():.0f}.png"))  # what the page showed
-        raise
-
-
-def _text(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text
-
-
-def _choose(driver, dropdown_id: str, *labels: str) -> None:
-    _wait(driver, lambda d: d.find_element(By.ID, dropdown_id)).click()
-    for label in labels:
-        option = _wait(
-            driver,
-            lambda d, label=label: d.find_element(
-                By.XPATH, f"//label[@role='option'][starts-with(normalize-space(.), '{label}')]"
-            ),
-        )
-        option.click()
-    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
-
-
-def _type(driver, element_id: str, value: str) -> None:
-    box = driver.find_element(By.ID, element_id)
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys(value, Keys.TAB)
-
-
-def _launch_and_wait(driver, timeout=400, button="launch", status="status", failed="Run failed") -> str:
-    """Click ``button``, wait until ``status`` says Done or ``failed``, and return what it says."""
-    driver.find_element(By.ID, button).click()
-    return _wait(driver, lambda d: _text(d, status).startswith(("Done", failed)) and _text(d, status), timeout)
+    with chromium(tmp_path_factory.mktemp("downloads")) as driver:
+        yield driver
 
 
 def test_subset_launch_explore_export(server, browser):

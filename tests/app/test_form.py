@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gridapp.app.callbacks import AppConfig, params_from_form
+from gridapp.app.callbacks import AppConfig, job_verdict, params_from_form
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 
@@ -48,3 +48,21 @@ def test_a_training_prior_outside_the_data_roots_is_refused(tmp_path):
     outside.write_text("tf\tconfidence\ttarget\tmor\n")
     with pytest.raises(GridappError, match="outside the data folders"):
         params_from_form(_config(tmp_path), _form(method="deepdrim", **{"train-prior": str(outside)}))
+
+
+@pytest.mark.parametrize(
+    ("state", "started", "status", "launch_disabled", "verdict"),
+    [
+        ("running", False, "Queued: waiting for a free worker …", True, "running"),
+        ("idle", False, "Queued: waiting for a free worker …", True, "waiting"),
+        ("idle", True, "step 4/9: grn …", True, "lost"),  # its worker died and Dash still polls
+        ("idle", False, "step 1/9: load …", False, "lost"),  # Dash saw the job end without a result
+        ("idle", True, "Cancelled: nothing was stored; earlier results are unchanged.", False, "over"),
+        ("idle", True, "Run failed: no such column", False, "over"),
+        ("done", True, "step 9/9: summaries …", True, "over"),
+    ],
+)
+def test_the_job_watcher_tells_a_lost_job_from_a_queued_cancelled_or_finished_one(
+    state, started, status, launch_disabled, verdict
+):
+    assert job_verdict(state, started, status, launch_disabled) == verdict

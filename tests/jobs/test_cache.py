@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 
@@ -62,3 +65,48 @@ def test_stored_result_reads_back_with_its_parameters(tmp_path, result):
     assert {r.name for r in stored.regulon_objects()} == {r.name for r in result.regulons}
     with pytest.raises(ValueError, match="not a cache key"):
         cache.path("../etc")
+
+
+def _compute_until_killed(root: str) -> None:
+    """A job process that takes the key's lock and never finishes (killed by the test)."""
+    ResultCache(root).get_or_compute(PARAMS, lambda params: time.sleep(3600))
+
+
+def test_state_follows_a_job_from_idle_to_running_to_done_and_logs_one_computation(tmp_path, result):
+    cache = ResultCache(tmp_path)
+    key = cache.key(PARAMS)
+    release = threading.Event()
+
+    def compute(params):
+        release.wait(30)
+        return result
+
+    assert cache.state(key) == "idle"
+    job = threading.Thread(target=cache.get_or_compute, args=(PARAMS, compute))
+    job.start()
+    deadline = time.monotonic() + 30
+    while cache.state(key) != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache.state(key) == "running"
+    release.set()
+    job.join()
+    assert cache.state(key) == "done"
+    log = cache.computations()
+    assert list(log["key"]) == [key] and log["seconds"].iloc[0] >= 0
+
+
+def test_a_killed_job_releases_its_key_and_a_relaunch_clears_its_leftovers(tmp_path, result):
+    cache = ResultCache(tmp_path)
+    key = cache.key(PARAMS)
+    job = multiprocessing.get_context("spawn").Process(target=_compute_until_killed, args=(str(tmp_path),))
+    job.start()
+    deadline = time.monotonic() + 120
+    while cache.state(key) != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cache.state(key) == "running"
+    (tmp_path / f".scratch-{key}-{'0' * 32}").mkdir()  # as if it had died while storing
+    os.kill(job.pid, signal.SIGKILL)
+    job.join()
+    assert cache.state(key) == "idle" and cache.runs() == []
+    assert cache.get_or_compute(PARAMS, lambda params: result) == key
+    assert cache.state(key) == "done" and not list(tmp_path.glob(".scratch-*"))

@@ -1,0 +1,106 @@
+"""What the browser tests share: starting the dashboard as a process, a headless Chromium, and page helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.processes import ROOT, free_port, running, wait_for_http
+
+SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+FAILURES = Path(os.environ.get("GRIDAPP_BROWSER_FAILURES", "/tmp"))
+#: the flags every headless Chromium here runs with
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,2300",
+)
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402, F401  (for the tests)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@contextmanager
+def dashboard(args: Sequence[str] = (), env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """``python app.py`` on a free port with ``args``; yields its URL once it answers."""
+    port = free_port()
+    with running([sys.executable, "app.py", "--port", str(port), *args], env, log):
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url)
+        yield url
+
+
+@contextmanager
+def chromium(downloads: Path) -> Iterator:
+    """A headless Chromium (Debian's) downloading into ``downloads``."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian chromium + chromium-driver (.ci/run installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(options=options)
+    driver.downloads = downloads
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver, condition, timeout=60):
+    """``condition(driver)`` once truthy, polled every 0.5 s; a screenshot is kept when it times out."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: condition(d))
+    except TimeoutException:
+        driver.save_screenshot(str(FAILURES / f"timeout-{time.time():.0f}.png"))  # what the page showed
+        raise
+
+
+def text(driver, element_id: str) -> str:
+    """The visible text of element ``element_id``."""
+    return driver.find_element(By.ID, element_id).text
+
+
+def choose(driver, dropdown_id: str, *labels: str) -> None:
+    """Pick ``labels`` in a Dash dropdown."""
+    wait(driver, lambda d: d.find_element(By.ID, dropdown_id)).click()
+    for label in labels:
+        option = wait(
+            driver,
+            lambda d, label=label: d.find_element(
+                By.XPATH, f"//label[@role='option'][starts-with(normalize-space(.), '{label}')]"
+            ),
+        )
+        option.click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def type_into(driver, element_id: str, value: str) -> None:
+    """Replace the content of input ``element_id`` with ``value``."""
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value, Keys.TAB)
+
+
+def launch_and_wait(driver, timeout=400, button="launch", status="status", failed="Run failed") -> str:
+    """Click ``button``, wait until ``status`` says Done or ``failed``, and return what it says."""
+    driver.find_element(By.ID, button).click()
+    return wait(driver, lambda d: text(d, status).startswith(("Done", failed)) and text(d, status), timeout)

@@ -24,7 +24,7 @@ from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_ben
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.compare import DEFAULT_TOP_EDGES, CompareResult, CompareSpec, run_compare, write_compare
 from gridapp.jobs.params import TF_LISTS, RunParams
-from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, prepare_out_dir, run, write_outputs
+from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, output_folder, run, write_outputs
 
 BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
 
@@ -191,6 +191,11 @@ def _run_bar() -> Iterator[Progress]:
         yield advance
 
 
+def _say(message: str) -> None:
+    """Print ``message`` on stderr; bytes of file names that are not UTF-8 are shown as ``\\xNN``."""
+    print(message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 bad input, 130 cancelled, 1 internal error)."""
     args = build_parser().parse_args(argv)
@@ -202,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = {"run": _run, "compare": _compare, "bench": _bench}[args.command](args)
     except GridappError as err:
-        print(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""), file=sys.stderr)
+        _say(f"error: {err.message}" + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
@@ -210,9 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if args.debug:
             raise
-        print(
-            f"internal error: {type(err).__name__}: {err}\n  hint: rerun with --debug and report it.", file=sys.stderr
-        )
+        _say(f"internal error: {type(err).__name__}: {err}\n  hint: rerun with --debug and report it.")
         return 1
     report()
     return 0
@@ -227,13 +230,16 @@ def _cache_dir(args: argparse.Namespace) -> Path:
 def _run(args: argparse.Namespace) -> Callable[[], None]:
     """``run``: the pipeline on one subset; returns what prints its summary."""
     params = params_from_args(args)
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)
     started = time.perf_counter()
-    with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _progress_bar() as progress:
-        result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress, model_dir=out / "model")
-    write_outputs(result, out, cell_type_key=params.cell_type_key)
+    with (
+        output_folder(args.out, overwrite=args.overwrite) as scratch,
+        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        _progress_bar() as progress,
+    ):
+        result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress, model_dir=scratch / "model")
+        write_outputs(result, scratch, cell_type_key=params.cell_type_key)
     seconds = time.perf_counter() - started
-    return lambda: _print_summary(result.summary, out, seconds)
+    return lambda: _print_summary(result.summary, Path(args.out), seconds)
 
 
 def _compare(args: argparse.Namespace) -> Callable[[], None]:
@@ -246,15 +252,15 @@ def _compare(args: argparse.Namespace) -> Callable[[], None]:
         threshold=args.threshold,
         top_edges=args.top_edges,
     )
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)
     cache = ResultCache(_cache_dir(args) / "results")
     with (
+        output_folder(args.out, overwrite=args.overwrite) as scratch,
         dask_client(args.dask_scheduler, n_workers=args.workers) as client,
         _run_bar() as advance,
     ):
         result = run_compare(spec, cache, client=client, progress=advance)
-    written = write_compare(result, spec, cache, out)
-    return lambda: _print_comparison(result, out, len(written))
+        written = write_compare(result, spec, cache, scratch)
+    return lambda: _print_comparison(result, Path(args.out), len(written))
 
 
 def _print_comparison(result: CompareResult, out: Path, n_files: int) -> None:
@@ -278,10 +284,14 @@ def _bench(args: argparse.Namespace) -> Callable[[], None]:
         methods=args.methods, datasets=args.datasets, split=args.split, seeds=args.seeds, root=args.beeline_root
     )
     spec.dataset_ids()  # unknown ids fail here, before any work
-    out = prepare_out_dir(args.out, overwrite=args.overwrite)
-    with dask_client(args.dask_scheduler, n_workers=args.workers) as client, _run_bar() as advance:
+    out = Path(args.out)
+    with (
+        output_folder(out, overwrite=args.overwrite) as scratch,
+        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        _run_bar() as advance,
+    ):
         result = run_benchmark(spec, client=client, cache_dir=_cache_dir(args), progress=advance)
-    written = write_benchmark(result, out, curves_figure)
+        written = write_benchmark(result, scratch, curves_figure)
 
     def report() -> None:
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.precision", 3):

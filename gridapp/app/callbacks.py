@@ -69,6 +69,8 @@ FORM_FIELDS = (
 #: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 PREVIEW_LOCK = threading.Lock()
+#: longest name an upload or a download is given
+MAX_NAME = 80
 #: status lines of a job still on its way
 IN_PROGRESS = ("step ", "Queued")
 QUEUED = "Queued: waiting for a free worker …"
@@ -834,8 +836,13 @@ def cell_colour(adata, colour_by: str, thresholds: pd.Series) -> pd.Series:
 
 
 def safe_name(name: str) -> str:
-    """A file-name-safe version of ``name``."""
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)[:80] or "file"
+    """A file-name-safe version of ``name``: ASCII letters, digits and ``._+-`` (others become ``_``),
+    no leading dot, at most :data:`MAX_NAME` characters with the extension (``.h5ad``, ``.csv.gz``) kept."""
+    clean = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).lstrip(".") or "file"
+    if len(clean) <= MAX_NAME:
+        return clean
+    suffix = "".join(Path(clean).suffixes[-2:])[-20:]
+    return clean[: MAX_NAME - len(suffix)] + suffix
 
 
 def save_upload(contents: str, filename: str, config: AppConfig) -> Path:

@@ -7,8 +7,10 @@ import logging
 import platform
 import shutil
 import time
+import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -323,20 +325,42 @@ def _version(package: str) -> str:
     return __version__ if package == "gridapp" else version(package)
 
 
-def prepare_out_dir(out: str | Path, *, overwrite: bool = False) -> Path:
-    """Create the output folder; refuse one that holds other files unless ``overwrite``."""
+@contextmanager
+def output_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """A scratch folder that becomes ``out`` only when the block succeeds.
+
+    A folder ``out`` that already holds files is refused unless ``overwrite``; even then it is
+    replaced only after the new outputs are complete, so a run that fails or is interrupted leaves
+    ``out``, and the earlier result in it, exactly as it was.
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    overwrite
+        Replace a non-empty ``out``.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GridappError(f"{out}: exists and is not a folder.", "Choose another --out.")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise GridappError(
-                f"{out}: the output folder already holds files.",
-                "Choose an empty or new folder, or add --overwrite to replace its content.",
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise GridappError(
+            f"{out}: the output folder already holds files.",
+            "Choose an empty or new folder, or add --overwrite to replace its content.",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
+    scratch.mkdir()
+    try:
+        yield scratch
+        if out.exists():
+            earlier = out.rename(out.parent / f".{out.name}.replaced-{uuid.uuid4().hex[:12]}")
+            scratch.rename(out)
+            shutil.rmtree(earlier)
+        else:
+            scratch.rename(out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> list[Path]:

@@ -9,7 +9,7 @@ import pytest
 
 from gridapp.core.errors import GridappError
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import STEPS, Cancelled, prepare_out_dir, run, write_outputs
+from gridapp.jobs.pipeline import STEPS, Cancelled, output_folder, run, write_outputs
 
 
 def test_cancel_stops_between_steps_and_progress_is_in_order(tmp_path):
@@ -45,12 +45,19 @@ def test_cache_key_follows_content_and_parameters(tmp_path):
     assert params.cache_key("abd") != key
 
 
-def test_output_folder_with_files_is_refused_then_replaced_on_request(tmp_path):
-    (tmp_path / "old.csv").write_text("x")
-    with pytest.raises(GridappError, match="already holds files"):
-        prepare_out_dir(tmp_path)
-    assert (tmp_path / "old.csv").exists()
-    assert list(prepare_out_dir(tmp_path, overwrite=True).iterdir()) == []
+def test_output_folder_with_files_is_refused_then_replaced_only_once_the_new_outputs_are_complete(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.csv").write_text("x")
+    with pytest.raises(GridappError, match="already holds files"), output_folder(out):
+        pass
+    with pytest.raises(RuntimeError, match="run failed"), output_folder(out, overwrite=True) as scratch:
+        (scratch / "new.csv").write_text("half")
+        raise RuntimeError("run failed")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["old.csv"]
+    with output_folder(out, overwrite=True) as scratch:
+        (scratch / "new.csv").write_text("y")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["new.csv"]
 
 
 @pytest.mark.slow
@@ -63,8 +70,9 @@ def test_several_runs_give_a_consensus_with_occurrences(tmp_path):
     occurrence = result.adata.uns["consensus"]["regulons"]
     kept = occurrence[occurrence["n_targets"] > 0]
     assert sorted(kept["regulon"]) == sorted(r.name for r in result.regulons) and (kept["occurrence"] >= 0.6).all()
-    written = write_outputs(result, prepare_out_dir(tmp_path / "out"), cell_type_key="cluster_id")
-    assert tmp_path / "out" / "regulon_occurrence.csv" in written
+    with output_folder(tmp_path / "out") as out:
+        written = write_outputs(result, out, cell_type_key="cluster_id")
+    assert "regulon_occurrence.csv" in {path.name for path in written}
     assert "occurrence" in pd.read_csv(tmp_path / "out" / "adjacencies.csv", nrows=3).columns
 
 

@@ -21,10 +21,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 60) -> None:
-    """Return once ``url`` answers (any status), or fail after ``timeout`` seconds."""
+def wait_for_http(url: str, timeout: float = 300, process: subprocess.Popen | None = None) -> None:
+    """Return once ``url`` answers (any status); fail after ``timeout`` seconds, or at once if the
+    ``process`` meant to serve it has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server for {url} exited with code {process.returncode}")
         try:
             urllib.request.urlopen(url, timeout=2)
             return

@@ -41,9 +41,9 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 def dashboard(args: Sequence[str] = (), env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
     """``python app.py`` on a free port with ``args``; yields its URL once it answers."""
     port = free_port()
-    with running([sys.executable, "app.py", "--port", str(port), *args], env, log):
+    with running([sys.executable, "app.py", "--port", str(port), *args], env, log) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(url)
+        wait_for_http(url, process=process)
         yield url
 
 

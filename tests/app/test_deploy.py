@@ -37,9 +37,9 @@ def test_the_image_command_serves_the_dashboard_and_passes_its_health_check(tmp_
     env = _environment(tmp_path)
     command = json.loads(_instruction("CMD"))
     assert env["GRIDAPP_DATA_ROOTS"] == str(ROOT / "data") and "gunicorn app:server" in command[-1]
-    with running(command, env, tmp_path / "gunicorn.log"):
+    with running(command, env, tmp_path / "gunicorn.log") as process:
         url = f"http://127.0.0.1:{env['PORT']}"
-        wait_for_http(url + "/healthz", timeout=120)
+        wait_for_http(url + "/healthz", process=process)
         check = shlex.split(_instruction("HEALTHCHECK").split(" CMD ", 1)[1])
         assert subprocess.run(check, env={**os.environ, **env}, timeout=30).returncode == 0
         page = subprocess.run(

@@ -3,7 +3,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PORT=8050 GUNICORN_WORKERS=2 GUNICORN_THREADS=4 GUNICORN_TIMEOUT=300 \
-    GRIDAPP_DATA_ROOTS=/data GRIDAPP_CACHE_DIR=/cache \
+    GRIDAPP_DATA_ROOTS=/data GRIDAPP_CACHE_DIR=/cache GRIDAPP_MAX_CELLS=50000 GRIDAPP_MAX_GENES=5000 \
     NUMBA_CACHE_DIR=/cache/numba MPLCONFIGDIR=/cache/matplotlib
 
 RUN useradd --create-home --uid 1000 gridapp && mkdir -p /data /cache && chown gridapp:gridapp /data /cache

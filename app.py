@@ -14,6 +14,12 @@ from gridapp.app.queue import celery_of, job_manager
 from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
 from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.params import DATA_DIR
+from gridapp.jobs.pipeline import JobLimits
+
+
+def _limit(variable: str) -> int | None:
+    value = os.environ.get(variable)
+    return int(value) if value else None
 
 
 def _settings(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +43,18 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
         help="Redis of the Celery job queue (default: jobs run in forked processes of this server)",
     )
     parser.add_argument("--max-upload-mb", type=int, default=int(os.environ.get("GRIDAPP_MAX_UPLOAD_MB", 500)))
+    parser.add_argument(
+        "--max-cells", type=int, default=_limit("GRIDAPP_MAX_CELLS"), help="largest job, in cells (default: no limit)"
+    )
+    parser.add_argument(
+        "--max-jobs",
+        type=int,
+        default=_limit("GRIDAPP_MAX_JOBS") or max(1, (os.cpu_count() or 2) // 2),
+        help="jobs computing at once on this machine, the others queued (default: one per 2 cores)",
+    )
+    parser.add_argument(
+        "--max-genes", type=int, default=_limit("GRIDAPP_MAX_GENES"), help="largest job, in genes (default: no limit)"
+    )
     args, _ = parser.parse_known_args(argv)
     env_roots = [r for r in os.environ.get("GRIDAPP_DATA_ROOTS", "").split(os.pathsep) if r]
     args.data_roots = args.data_roots or env_roots or [str(DATA_DIR)]
@@ -49,6 +67,8 @@ app = create_app(
     data_roots=SETTINGS.data_roots,
     cache_dir=SETTINGS.cache_dir,
     max_upload_mb=SETTINGS.max_upload_mb,
+    limits=JobLimits(SETTINGS.max_cells, SETTINGS.max_genes),
+    max_jobs=SETTINGS.max_jobs,
     dask_scheduler=SETTINGS.dask_scheduler,
     beeline_root=SETTINGS.beeline_root,
     jobs=JOBS,

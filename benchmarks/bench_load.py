@@ -5,7 +5,9 @@ serves ``app:server`` with the image's settings (2 workers × 4 threads), and at
 
 - ``--browsers`` sessions browse that result as the page does: each request is one Dash callback
   (the network view with a new importance threshold, or a regulon click that redraws the network
-  and the embedding), sent back to back (at most ``--max-requests`` each);
+  and the embedding), one interaction after another with a pause of ``--think`` seconds on average
+  (uniform between 0 and twice that; 0 sends them back to back, a stress test), at most
+  ``--max-requests`` each;
 - ``--launchers`` sessions each launch a different job (seeds 1, 2, ...) at the start and poll it
   the way the page does, once a second, until it is done.
 
@@ -78,7 +80,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.lock, self.browsing_ms, self.requests, self.errors = threading.Lock(), [], 0, []
-        self.jobs_running = 0
+        self.jobs_running, self.job_seconds = 0, []
 
     def add(self, ms: float | None = None, error: str | None = None) -> None:
         with self.lock:
@@ -89,14 +91,17 @@ class Tally:
                 self.errors.append(error)
 
 
-def browse(url: str, key: str, regulons: list[str], until: float, cap: int, tally: Tally, seed: int) -> None:
-    """Move the threshold and click regulons, request after request, while jobs run (at most until
-    ``until``, at most ``cap`` requests)."""
+def browse(
+    url: str, key: str, regulons: list[str], until: float, cap: int, think: float, tally: Tally, seed: int
+) -> None:
+    """Move the threshold and click regulons, pausing ``think`` seconds on average between interactions,
+    while jobs run (at most until ``until``, at most ``cap`` requests)."""
     rng = random.Random(seed)
     page = Page(url)
     network, cells = page.callback("importance-hist.figure"), page.callback("embedding.figure")
     values = {"result-key": key, "threshold": 0.0, "hops": 1, "occurrence": 0, "embedding-kind": "umap"}
     for _ in range(cap):
+        time.sleep(rng.uniform(0, 2 * think))
         if time.monotonic() > until or tally.jobs_running == 0:
             return
         if rng.random() < 0.5:
@@ -141,6 +146,7 @@ def _launch_and_poll(url: str, seed: int, until: float, tally: Tally) -> None:
         "launch": 1,
     }
     body = page.body(spec, form, "launch.n_clicks")
+    started = time.monotonic()
     try:
         reply = page.post(body)
         tally.add(error=None if reply.status_code == 200 else f"launch: HTTP {reply.status_code}")
@@ -152,6 +158,7 @@ def _launch_and_poll(url: str, seed: int, until: float, tally: Tally) -> None:
             if reply.status_code == 200 and "response" in reply.json():
                 status = json.dumps(reply.json()["response"])
                 tally.add(error=None if "Done" in status else f"job {seed}: {status[:200]}")
+                tally.job_seconds.append(time.monotonic() - started)
                 return
         tally.add(error=f"job {seed}: not done within the test")
     except (requests.RequestException, KeyError, ValueError) as err:
@@ -166,12 +173,11 @@ def cached_result(cache_dir: Path) -> tuple[str, list[str]]:
 
 
 def serve(cache_dir: Path, port: int) -> subprocess.Popen:
-    """gunicorn with the image's command and settings, on loopback."""
+    """gunicorn with the image's command and settings, on loopback (its log in ``cache_dir/gunicorn.log``)."""
     env = {**os.environ, "GRIDAPP_CACHE_DIR": str(cache_dir), "GRIDAPP_DATA_ROOTS": str(ROOT / "data")}
     command = ["gunicorn", "app:server", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"]
-    process = subprocess.Popen(
-        [*command, "--timeout", "300"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = open(cache_dir / "gunicorn.log", "wb")  # noqa: SIM115 (the server's lifetime)
+    process = subprocess.Popen([*command, "--timeout", "300"], cwd=ROOT, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -189,6 +195,7 @@ def main() -> None:
     parser.add_argument("--launchers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=900, help="longest the test may last")
     parser.add_argument("--max-requests", type=int, default=2000, help="per browsing session")
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a session's interactions (s)")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
@@ -201,7 +208,7 @@ def main() -> None:
     sessions = [
         threading.Thread(target=launch, args=(url, seed, until, tally)) for seed in range(1, args.launchers + 1)
     ] + [
-        threading.Thread(target=browse, args=(url, key, regulons, until, args.max_requests, tally, seed))
+        threading.Thread(target=browse, args=(url, key, regulons, until, args.max_requests, args.think, tally, seed))
         for seed in range(args.browsers)
     ]
     try:
@@ -214,9 +221,12 @@ def main() -> None:
         server.wait(timeout=60)
     for error in sorted(set(tally.errors))[:10]:
         print(f"error: {error}")
+    if tally.errors:
+        print(f"server log: {cache_dir / 'gunicorn.log'}")
+    print(f"jobs done after (s from launch): {sorted(round(s) for s in tally.job_seconds)}")
     p50, p95 = np.percentile(tally.browsing_ms, [50, 95]) if tally.browsing_ms else (float("nan"),) * 2
     counts = f"sessions={len(sessions)} requests={tally.requests} errors={len(tally.errors)}"
-    print(f"{counts} p50_ms={p50:.0f} p95_ms={p95:.0f}")
+    print(f"{counts} p50_ms={p50:.0f} p95_ms={p95:.0f} think_s={args.think:g}")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ from gridapp.jobs.bench import BenchProgress, BenchResult, BenchSpec, load_resul
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table, within_roots
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import STEPS, prepare
-from gridapp.jobs.runner import launch
+from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, prepare
+from gridapp.jobs.runner import JOB_NICENESS, launch
 
 #: Control-column components whose values make a RunParams (see params_from_form).
 FORM_FIELDS = (
@@ -96,6 +96,8 @@ class AppConfig:
     beeline_root: Path | None = None
     bench_dir: Path | None = None
     compare_dir: Path | None = None
+    limits: JobLimits = NO_LIMITS
+    max_jobs: int | None = None
 
 
 def run_options(cache: ResultCache) -> list[dict]:
@@ -230,7 +232,7 @@ def register(app: Dash, config: AppConfig) -> None:
     def show_genes_detected(*values):
         form = dict(zip((*PREVIEW_FIELDS, "donor-key", "celltype-key"), values))
         try:
-            return detected_outputs(params_from_form(config, {**form, "prune": "none"}))
+            return detected_outputs(params_from_form(config, {**form, "prune": "none"}), config.limits)
         except GridappError as err:
             return go.Figure(layout={"title": {"text": str(err.message), "font": {"size": 10}}, "height": 120})
 
@@ -251,6 +253,9 @@ def register(app: Dash, config: AppConfig) -> None:
                 cache,
                 dask_scheduler=config.dask_scheduler,
                 progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …")),
+                limits=config.limits,
+                max_jobs=config.max_jobs,
+                niceness=JOB_NICENESS,
             )
         except GridappError as err:
             return no_update, f"Run failed: {err}", no_update
@@ -699,10 +704,11 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
     )
 
 
-def detected_outputs(params: RunParams) -> go.Figure:
-    """The genes-detected-per-cell plot for the cells and genes a run with ``params`` would use."""
+def detected_outputs(params: RunParams, limits: JobLimits = NO_LIMITS) -> go.Figure:
+    """The genes-detected-per-cell plot for the cells and genes a run with ``params`` would use
+    (an over-limit subset is refused here, before anyone launches it)."""
     with PREVIEW_LOCK:  # numba's fork-safe workqueue layer must not run kernels from two threads at once
-        adata, _, _ = prepare(params, notes=[])
+        adata, _, _ = prepare(params, notes=[], limits=limits)
     detected = np.asarray((adata.X > 0).sum(axis=1)).ravel()
     threshold = params.auc_threshold or choose_auc_threshold(adata)
     return genes_detected(detected, adata.n_vars, threshold)

@@ -6,7 +6,8 @@ but none of the threads holding them: a fork that lands while another thread is 
 attribute of anndata's sparse reader (Python 3.11's ``functools.cached_property`` holds one lock per
 attribute, shared by all instances) leaves the job hanging at its first read of the same file
 ("step 1/9: load" for ever). :class:`ForkGate` counts the requests in progress (as WSGI middleware)
-and makes ``fork()`` wait until the forking request is the only one.
+and makes ``fork()`` wait until the forking request is the only one; requests arriving meanwhile wait
+for the fork, so that a stream of overlapping requests cannot starve a launch.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class ForkGate:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._active = 0
+        self._forking = 0
         self._local = threading.local()
         self._installed = False
 
@@ -30,12 +32,19 @@ class ForkGate:
         """Requests in progress in this process."""
         return self._active
 
+    @property
+    def forking(self) -> bool:
+        """Whether a fork is waiting for the requests in progress to end (new ones wait meanwhile)."""
+        return self._forking > 0
+
     def _depth(self) -> int:
         return getattr(self._local, "depth", 0)
 
     def enter(self) -> None:
-        """Count the calling thread's request as in progress."""
+        """Count the calling thread's request as in progress (new requests wait while a fork is pending)."""
         with self._condition:
+            if not self._depth():
+                self._condition.wait_for(lambda: not self._forking)
             self._active += 1
             self._local.depth = self._depth() + 1
 
@@ -49,18 +58,21 @@ class ForkGate:
     def before_fork(self) -> None:
         """Wait until no other thread is in a request, then hold new ones back until the fork is done."""
         self._condition.acquire()
+        self._forking += 1
         self._active -= self._depth()
         self._condition.wait_for(lambda: self._active == 0)
 
     def after_fork_in_parent(self) -> None:
         """Let requests in again."""
         self._active += self._depth()
+        self._forking -= 1
+        self._condition.notify_all()
         self._condition.release()
 
     def after_fork_in_child(self) -> None:
         """The child has one thread, the forking one: only its own requests are in progress."""
         self._condition = threading.Condition()
-        self._active = self._depth()
+        self._active, self._forking = self._depth(), 0
 
     def install(self) -> ForkGate:
         """Register the gate's hooks with ``os.register_at_fork`` (the first call only: hooks are for ever)."""

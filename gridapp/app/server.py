@@ -19,6 +19,7 @@ from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import list_files
 from gridapp.jobs.imports import is_pyscenic_output
 from gridapp.jobs.params import DATA_DIR
+from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
@@ -66,6 +67,8 @@ def create_app(
     data_roots: Sequence[str | Path] = (DATA_DIR,),
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
     max_upload_mb: int = 500,
+    limits: JobLimits = NO_LIMITS,
+    max_jobs: int | None = None,
     dask_scheduler: str | None = None,
     beeline_root: str | Path | None = DEFAULT_ROOT,
     jobs: BaseBackgroundCallbackManager | None = None,
@@ -80,6 +83,10 @@ def create_app(
         Results (content-addressed), uploads and the background-job store.
     max_upload_mb
         Largest accepted upload.
+    limits
+        Largest job (cells after subsetting, genes after selection); unlimited by default.
+    max_jobs
+        Jobs computing at once on this machine (others wait, shown as queued); no limit when ``None``.
     dask_scheduler
         Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
     beeline_root
@@ -95,6 +102,8 @@ def create_app(
         cache=ResultCache(cache_dir / "results"),
         upload_dir=cache_dir / "uploads",
         max_upload_mb=max_upload_mb,
+        limits=limits,
+        max_jobs=max_jobs,
         dask_scheduler=dask_scheduler,
         beeline_root=Path(beeline_root) if beeline_root else None,
         bench_dir=cache_dir / "benchmarks",

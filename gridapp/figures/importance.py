@@ -77,7 +77,8 @@ def importance_histogram(
             ]
         )
         count_axis = _mirrored_log_axis(max(int(np.max(counts, initial=1)), int(np.max(repressing, initial=1))))
-    figure.add_vline(x=log_threshold, line_color="#d62728", line_width=2)
+    threshold_line = {"type": "line", "xref": "x", "yref": "paper", "x0": log_threshold, "x1": log_threshold}
+    figure.layout.shapes = [{**threshold_line, "y0": 0, "y1": 1, "line": {"color": "#d62728", "width": 2}}]
     if precision is not None and len(precision):
         figure.add_trace(
             go.Scatter(

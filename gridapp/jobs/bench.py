@@ -151,16 +151,19 @@ def split_parts(root: str | Path, dataset_id: str, split: str) -> dict[str, pd.D
     return tf_aware_split(pd.concat(provided.values(), ignore_index=True), seed=0)
 
 
-def _network_key(expression: Path, method: str, seed: int, split: str) -> str:
+def _network_key(expression: Path, tfs: Sequence[str], method: str, seed: int, dataset_id: str, split: str) -> str:
+    """Content key of a network: the input (expression, TF set) and the method, not the set's name, so the
+    Non-Specific, STRING and Lofgof sets of a cell type (same genes, same TFs) share one unsupervised network."""
     payload = {
         "expression": file_fingerprint(expression),
+        "tfs": sorted(tfs),
         "method": method,
         "parameters": get_method(method).parameters,
         "seed": seed,
         "version": __version__,
     }
-    if get_method(method).supervised:  # trained on the split's pairs; unsupervised networks serve every split
-        payload["split"] = split
+    if get_method(method).supervised:  # trained on the set's own split pairs
+        payload.update(dataset=dataset_id, split=split)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -177,10 +180,13 @@ def _network(
     """The method's network on a set (``data`` = what read_beeline returned) and the seconds it took
     (a supervised method's: training on ``parts``' Train / Validation and scoring its Test pairs)."""
     adata, tfs, _ = data
+    genes = sorted(adata.var_names)  # one gene order per input, whichever set's Target.csv listed it
+    regulators = set(tfs)
+    adata, tfs = adata[:, genes], [gene for gene in genes if gene in regulators]
     path = None
     if store is not None:
-        key = _network_key(beeline.expression_path(spec.root, dataset_id), method, seed, spec.split)
-        path = store / f"{key}-{dataset_id}.parquet"
+        key = _network_key(beeline.expression_path(spec.root, dataset_id), tfs, method, seed, dataset_id, spec.split)
+        path = store / f"{key}.parquet"
         if path.is_file():
             stored = pd.read_parquet(path)
             return stored, float(stored.attrs.get("seconds", 0.0))

@@ -91,7 +91,7 @@ class ResultCache:
         or ``idle`` (neither: not started yet, or its job died; the kernel drops a dead process's lock)."""
         if key in self:
             return "done"
-        with open(self.root / f".{key}.lock", "a") as handle:
+        with open(self._lock_path(key), "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -167,9 +167,12 @@ class ResultCache:
             raise KeyError(key)
         return _load(self.path(key))
 
+    def _lock_path(self, key: str) -> Path:
+        return self.root / f".{key}.lock"
+
     @contextmanager
     def _lock(self, key: str) -> Iterator[None]:
-        with open(self.root / f".{key}.lock", "w") as handle:
+        with open(self._lock_path(key), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -50,6 +50,39 @@ PACKAGES = (
 Progress = Callable[[int, int, str], None]
 
 
+@dataclass(frozen=True)
+class JobLimits:
+    """The largest job a server accepts (``None``: no limit); checked once the subset is known.
+
+    Attributes
+    ----------
+    max_cells
+        Cells after subsetting (donors, cell types, groups).
+    max_genes
+        Genes that inference works on, after gene selection.
+    """
+
+    max_cells: int | None = None
+    max_genes: int | None = None
+
+    def check(self, adata: ad.AnnData, stage: str) -> None:
+        """Raise :class:`GridappError` when ``adata`` (after ``stage``: "subset" or "genes") is over a limit."""
+        n, limit, what, setting, advice = (
+            (adata.n_obs, self.max_cells, "cells", "GRIDAPP_MAX_CELLS", "choose fewer cell types or donors")
+            if stage == "subset"
+            else (adata.n_vars, self.max_genes, "genes", "GRIDAPP_MAX_GENES", "lower the number of top genes")
+        )
+        if limit is not None and n > limit:
+            raise GridappError(
+                f"The subset has {n:,} {what}; this server runs jobs of at most {limit:,} {what} ({setting}).",
+                f"To run it here, {advice}; or run it with the CLI (python -m gridapp run) on your own machine.",
+            )
+
+
+#: no limit on cells or genes (the CLI's and a single user's dashboard)
+NO_LIMITS = JobLimits()
+
+
 @dataclass
 class Result:
     """What a pipeline run produced.
@@ -89,6 +122,7 @@ def run(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     model_dir: str | Path | None = None,
+    limits: JobLimits = NO_LIMITS,
 ) -> Result:
     """Run load → subset → genes → GRN → modules → prune → AUCell → embed → summaries.
 
@@ -106,11 +140,19 @@ def run(
         Polled between steps; when it returns True, :class:`Cancelled` is raised.
     model_dir
         Where a supervised method keeps its trained model (``seed_<N>/model.pt`` + ``model.json``).
+    limits
+        The largest subset this run may work on (a shared server's settings); unlimited by default.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = _run_steps(
-            params, client=client, cache_dir=cache_dir, progress=progress, cancelled=cancelled, model_dir=model_dir
+            params,
+            client=client,
+            cache_dir=cache_dir,
+            progress=progress,
+            cancelled=cancelled,
+            model_dir=model_dir,
+            limits=limits,
         )
     result.summary["warnings"] = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))[:50]
     result.adata.uns["gridapp_run"] = json.dumps(result.summary)
@@ -125,6 +167,7 @@ def _run_steps(
     progress: Progress | None,
     cancelled: Callable[[], bool],
     model_dir: str | Path | None = None,
+    limits: JobLimits = NO_LIMITS,
 ) -> Result:
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -143,7 +186,7 @@ def _run_steps(
         seconds[name] = round(now - timer, 2)
         timer = now
 
-    adata, coverage, report = prepare(params, notes=notes, step=step, lap=lap)
+    adata, coverage, report = prepare(params, notes=notes, step=step, lap=lap, limits=limits)
     for path in params.motif_dbs:  # fail before the long GRN step, not after it
         db = open_ranking_db(path, cache_dir=cache_dir)
         share = check_gene_overlap(db, list(adata.var_names), source=Path(path).name)
@@ -275,6 +318,7 @@ def prepare(
     notes: list[str],
     step: Callable[[int], None] = lambda index: None,
     lap: Callable[[str], None] = lambda name: None,
+    limits: JobLimits = NO_LIMITS,
 ) -> tuple[ad.AnnData, subset.TFCoverage, InputReport]:
     """Steps load, subset and genes: the log-normalised cells × genes that inference works on.
 
@@ -286,6 +330,8 @@ def prepare(
         Receives what was decided (symbol column, normalisation, TF coverage).
     step, lap
         Called at the start of each step and when load / subset end (progress and timing).
+    limits
+        Checked on the subset's cells and on the selected genes.
     """
     step(0)
     tfs = subset.read_tfs(params.tfs)
@@ -295,6 +341,7 @@ def prepare(
 
     step(1)
     adata = cells_of(adata, params)
+    limits.check(adata, "subset")
     notes.append(subset.normalise(adata, report.values))
     lap("subset")
 
@@ -303,6 +350,7 @@ def prepare(
     adata = subset.select_genes(
         adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction
     )
+    limits.check(adata, "genes")
     coverage = subset.tf_coverage(adata.var_names, tfs)
     notes.append(f"TF coverage after gene selection: {coverage}.")
     return adata, coverage, report

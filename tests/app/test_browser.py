@@ -54,7 +54,7 @@ def server(tmp_path_factory, own_data):
         str(SHARED / "beeline"),
         *(["--data-root", str(SHARED / "singlecell")] if (SHARED / "singlecell").is_dir() else []),
     ]
-    with dashboard(args, {"GRIDAPP_MAX_UPLOAD_MB": "1"}) as url:
+    with dashboard(args, {"GRIDAPP_MAX_UPLOAD_MB": "1"}, log=cache.parent / "server.log") as url:
         yield url, cache
 
 

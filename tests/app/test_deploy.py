@@ -9,6 +9,8 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,4 +51,21 @@ def test_the_image_command_serves_the_dashboard_and_passes_its_health_check(tmp_
             timeout=30,
         )
         assert "gridapp" in page.stdout
+        _assert_debug_is_off(url)
     assert "Booting worker" in (tmp_path / "gunicorn.log").read_text()
+
+
+def _assert_debug_is_off(url: str) -> None:
+    """No dev-tools UI or hot reload in the page, and a broken callback request gets no traceback."""
+    html = urllib.request.urlopen(url, timeout=30).read().decode()
+    config = json.loads(re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html).group(1))
+    assert config["ui"] is False and "hot_reload" not in config
+    bogus = urllib.request.Request(
+        url + "/_dash-update-component",
+        data=json.dumps({"output": "nothing.children", "outputs": {}, "inputs": [], "changedPropIds": []}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bogus, timeout=30)
+    body = refused.value.read().decode(errors="replace")
+    assert "Traceback" not in body and 'File "' not in body

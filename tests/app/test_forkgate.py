@@ -48,6 +48,45 @@ def test_a_fork_from_a_request_waits_until_the_other_requests_release_their_lock
     assert gate.active == 0
 
 
+def test_requests_arriving_while_a_fork_waits_are_held_until_it_is_done():
+    gate = ForkGate().install()
+    events, codes, released = [], [], threading.Event()
+
+    def request(name: str, until: threading.Event | None = None) -> None:
+        gate.enter()
+        events.append(f"{name} in")
+        if until is not None:
+            until.wait(10)
+        gate.leave()
+
+    def launch() -> None:
+        gate.enter()
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child's copy of events tells what had happened at the fork
+                os._exit(0 if events == ["first in"] else 1)
+        finally:
+            gate.leave()
+        codes.append(_child_exit_code(pid))
+
+    first = threading.Thread(target=request, args=("first", released))
+    first.start()
+    while "first in" not in events:
+        threading.Event().wait(0.01)
+    launcher = threading.Thread(target=launch)
+    launcher.start()
+    while not gate.forking:  # the fork now waits for the first request
+        threading.Event().wait(0.01)
+    late = threading.Thread(target=request, args=("late",))
+    late.start()
+    late.join(0.3)
+    assert late.is_alive() and "late in" not in events  # held back while the fork is pending
+    released.set()
+    for thread in (first, launcher, late):
+        thread.join(10)
+    assert codes == [0] and events == ["first in", "late in"] and gate.active == 0 and not gate.forking
+
+
 def test_the_middleware_counts_a_request_while_it_runs_and_after_it_fails():
     gate = ForkGate()
     seen = []

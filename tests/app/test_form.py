@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gridapp.app.callbacks import AppConfig, job_verdict, params_from_form
+from gridapp.app.callbacks import AppConfig, detected_outputs, job_verdict, params_from_form
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.pipeline import JobLimits
+from gridapp.jobs.runner import launch
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -41,6 +43,18 @@ def test_the_lasso_gets_its_layers_and_other_methods_neither(tmp_path):
     assert (lasso.target_layer, lasso.tf_layer, lasso.fdr, lasso.train_prior) == ("new", "total", 0.3, None)
     trees = params_from_form(_config(tmp_path), _form(method="grnboost2-fast"))
     assert (trees.target_layer, trees.train_prior) == (None, None)
+
+
+def test_a_subset_over_the_servers_limits_is_refused_by_the_preview_and_by_the_job(tmp_path):
+    config = _config(tmp_path)
+    params = params_from_form(config, _form(method="grnboost2-fast", **{"celltype-key": "cluster_id"}))
+    with pytest.raises(GridappError, match=r"cells; this server runs jobs of at most 100 cells \(GRIDAPP_MAX_CELLS\)"):
+        detected_outputs(params, JobLimits(max_cells=100))
+    assert detected_outputs(params, JobLimits(max_cells=10**6, max_genes=10**5)).data  # within the limits: drawn
+    with pytest.raises(GridappError, match=r"at most 50 genes \(GRIDAPP_MAX_GENES\)") as refused:
+        launch(params, config.cache, n_workers=1, limits=JobLimits(max_genes=50))
+    assert "lower the number of top genes" in refused.value.hint
+    assert not list(config.cache.runs())  # nothing stored
 
 
 def test_a_training_prior_outside_the_data_roots_is_refused(tmp_path):

@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    PORT=8050 GUNICORN_WORKERS=2 GUNICORN_THREADS=4 GUNICORN_TIMEOUT=300 \
+    PORT=8050 GUNICORN_WORKERS=2 GUNICORN_THREADS=4 GUNICORN_TIMEOUT=300 GUNICORN_KEEPALIVE=5 \
     GRIDAPP_DATA_ROOTS=/data GRIDAPP_CACHE_DIR=/cache GRIDAPP_MAX_CELLS=50000 GRIDAPP_MAX_GENES=5000 \
     NUMBA_CACHE_DIR=/cache/numba MPLCONFIGDIR=/cache/matplotlib
 
@@ -18,4 +18,4 @@ EXPOSE 8050
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=5)"
 # the same command tests/app/test_deploy.py runs outside Docker
-CMD ["sh", "-c", "exec gunicorn app:server --bind 0.0.0.0:${PORT} --workers ${GUNICORN_WORKERS} --threads ${GUNICORN_THREADS} --timeout ${GUNICORN_TIMEOUT}"]
+CMD ["sh", "-c", "exec gunicorn app:server --bind 0.0.0.0:${PORT} --workers ${GUNICORN_WORKERS} --threads ${GUNICORN_THREADS} --timeout ${GUNICORN_TIMEOUT} --keep-alive ${GUNICORN_KEEPALIVE}"]

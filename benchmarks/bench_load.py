@@ -40,6 +40,8 @@ from gridapp.jobs.pipeline import run
 ROOT = Path(__file__).resolve().parents[1]
 UPDATE = "/_dash-update-component"
 CONFIG = r'<script id="_dash-config" type="application/json">(.*?)</script>'
+#: gunicorn's access log: time, request line, status, seconds taken, worker pid
+ACCESS_LOG = '%(t)s "%(r)s" %(s)s %(L)s pid=%(p)s'
 PARAMS = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=300)
 
 
@@ -88,7 +90,7 @@ class Tally:
             if ms is not None:
                 self.browsing_ms.append(ms)
             if error:
-                self.errors.append(error)
+                self.errors.append(f"{time.strftime('%H:%M:%S')} {error}")
 
 
 def browse(
@@ -173,11 +175,13 @@ def cached_result(cache_dir: Path) -> tuple[str, list[str]]:
 
 
 def serve(cache_dir: Path, port: int) -> subprocess.Popen:
-    """gunicorn with the image's command and settings, on loopback (its log in ``cache_dir/gunicorn.log``)."""
+    """gunicorn with the image's command and settings, on loopback (its log, with an access line per
+    request, in ``cache_dir/gunicorn.log``)."""
     env = {**os.environ, "GRIDAPP_CACHE_DIR": str(cache_dir), "GRIDAPP_DATA_ROOTS": str(ROOT / "data")}
     command = ["gunicorn", "app:server", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"]
+    options = ["--timeout", "300", "--keep-alive", "5", "--access-logfile", "-", "--access-logformat", ACCESS_LOG]
     log = open(cache_dir / "gunicorn.log", "wb")  # noqa: SIM115 (the server's lifetime)
-    process = subprocess.Popen([*command, "--timeout", "300"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    process = subprocess.Popen([*command, *options], cwd=ROOT, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -219,7 +223,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
-    for error in sorted(set(tally.errors))[:10]:
+    for error in tally.errors[:10]:
         print(f"error: {error}")
     if tally.errors:
         print(f"server log: {cache_dir / 'gunicorn.log'}")

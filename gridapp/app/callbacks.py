@@ -236,6 +236,10 @@ def register(app: Dash, config: AppConfig) -> None:
         except GridappError as err:
             return go.Figure(layout={"title": {"text": str(err.message), "font": {"size": 10}}, "height": 120})
 
+    def form_params(values: tuple) -> RunParams:
+        """The run the Launch button would start, from the form's values in FORM_FIELDS order."""
+        return params_from_form(config, dict(zip(FORM_FIELDS, values)))
+
     @app.callback(
         Output("result-key", "data"),
         Output("status", "children"),
@@ -247,7 +251,7 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def launch_run(set_progress, _, *values):
         try:
-            params = params_from_form(config, dict(zip(FORM_FIELDS, values)))
+            params = form_params(values)
             key = launch(
                 params,
                 cache,
@@ -273,7 +277,7 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def watch_launch(_, *values):
         try:
-            key = cache.key(params_from_form(config, dict(zip(FORM_FIELDS, values))))
+            key = cache.key(form_params(values))
         except (GridappError, OSError):
             return None, True, no_update  # the job itself says what is wrong
         return {"key": key, "started": False}, False, QUEUED

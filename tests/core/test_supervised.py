@@ -106,3 +106,18 @@ def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
     assert [epoch for epoch, _, _ in seen] == [1, 2, 3] and "validation loss" in seen[0][2]
     with pytest.raises(Cancelled, match="before epoch 1"):
         supervised_infer("scgreat")(adata, tfs, training=training, cancelled=lambda: True)
+
+
+def test_deepdrim_reads_each_gene_once_per_batch_with_the_same_result_as_pair_by_pair():
+    """Shared neighbour features equal the 2n + 2 images of every pair read one by one."""
+    from gridapp.core.supervised.models import DeepDRIM
+
+    torch.manual_seed(0)
+    model = DeepDRIM(2 * 3 + 2).eval()
+    stacks, primary = torch.rand(5, 4, 32, 32), torch.rand(6, 32, 32)
+    tf_slot, target_slot = torch.tensor([0, 0, 0, 1, 1, 2]), torch.tensor([3, 4, 2, 3, 0, 4])
+    shared = model(primary, stacks, tf_slot, target_slot)
+    pair_images = torch.cat([stacks[tf_slot], stacks[target_slot]], dim=1)  # 6 pairs × 8 images
+    each = model.neighbour(pair_images.reshape(6 * 8, 1, 32, 32)).reshape(6, -1)
+    by_pair = model.head(torch.cat([model.primary(primary.unsqueeze(1)), model.neighbours(each)], dim=1)).squeeze(1)
+    torch.testing.assert_close(shared, by_pair)

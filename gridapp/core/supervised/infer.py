@@ -73,7 +73,9 @@ def pair_batches(kind: str, adata: ad.AnnData, pairs: pd.DataFrame, n_neighbours
 
         def deepdrim_batch(rows: np.ndarray) -> tuple[torch.Tensor, ...]:
             primary = torch.from_numpy(images.pair_images(first[rows], second[rows]))
-            return primary, torch.cat([stacks[first[rows]], stacks[second[rows]]], dim=1)
+            genes, slots = np.unique(np.concatenate([first[rows], second[rows]]), return_inverse=True)
+            slots = torch.from_numpy(slots)
+            return primary, stacks[genes], slots[: len(rows)], slots[len(rows) :]
 
         return deepdrim_batch
     profiles = torch.from_numpy(standardised_profiles(adata))
@@ -129,7 +131,18 @@ def predict(trained: Trained, adata: ad.AnnData, pairs: pd.DataFrame) -> np.ndar
             "Score the data it was trained on (same genes in the same order), or train again.",
         )
     batch = pair_batches(trained.kind, adata, pairs, trained.n_neighbours)
-    return probabilities(trained.model, batch, np.arange(len(pairs)))
+    order = tiled_order(adata, pairs)
+    scored = np.empty(len(pairs))
+    scored[order] = probabilities(trained.model, batch, order)
+    return scored
+
+
+def tiled_order(adata: ad.AnnData, pairs: pd.DataFrame, tile: int = 32) -> np.ndarray:
+    """Rows of ``pairs`` (``TF, target``) in tiles of ``tile`` TFs × ``tile`` targets, so that a batch of
+    about ``tile²`` pairs holds few distinct genes and DeepDRIM reads each one's neighbour images once."""
+    index = pd.Index(adata.var_names)
+    tf_tile, target_tile = index.get_indexer(pairs["TF"]) // tile, index.get_indexer(pairs["target"]) // tile
+    return np.lexsort((target_tile, tf_tile))
 
 
 def save_trained(trained: Trained, folder: str | Path, *, fingerprint: str = "") -> Path:

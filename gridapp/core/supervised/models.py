@@ -39,7 +39,15 @@ def image_cnn(features: int = FEATURES) -> nn.Sequential:
 
 
 class DeepDRIM(nn.Module):
-    """Primary image (batch × 32 × 32) and neighbour images (batch × (2n+2) × 32 × 32) → one logit per pair."""
+    """One logit per pair from its primary image and its two genes' neighbour images.
+
+    ``forward(primary, stacks, tf_slot, target_slot)``: ``primary`` is batch × 32 × 32; ``stacks`` holds
+    the neighbour images (the gene against itself and its n neighbours) of each distinct gene of the
+    batch, genes × (n + 1) × 32 × 32; ``tf_slot`` / ``target_slot`` give each pair's two genes as rows of
+    ``stacks``. A gene's neighbour features are computed once per batch and shared by all its pairs
+    (the same values and gradients as reading the 2n + 2 images pair by pair, at a fraction of the
+    cost when TFs recur across pairs).
+    """
 
     def __init__(self, n_neighbour_images: int, *, features: int = FEATURES, dropout: float = 0.5) -> None:
         super().__init__()
@@ -50,11 +58,13 @@ class DeepDRIM(nn.Module):
             nn.Dropout(dropout), nn.Linear(2 * features, features), nn.ReLU(), nn.Linear(features, 1)
         )
 
-    def forward(self, primary: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
-        batch, n_images = neighbours.shape[:2]
-        each = self.neighbour(neighbours.reshape(batch * n_images, 1, *neighbours.shape[2:]))
-        joined = torch.cat([self.primary(primary.unsqueeze(1)), self.neighbours(each.reshape(batch, -1))], dim=1)
-        return self.head(joined).squeeze(1)
+    def forward(
+        self, primary: torch.Tensor, stacks: torch.Tensor, tf_slot: torch.Tensor, target_slot: torch.Tensor
+    ) -> torch.Tensor:
+        genes, per_gene = stacks.shape[:2]
+        each = self.neighbour(stacks.reshape(genes * per_gene, 1, *stacks.shape[2:])).reshape(genes, -1)
+        neighbours = self.neighbours(torch.cat([each[tf_slot], each[target_slot]], dim=1))
+        return self.head(torch.cat([self.primary(primary.unsqueeze(1)), neighbours], dim=1)).squeeze(1)
 
 
 class PairTransformer(nn.Module):

@@ -65,18 +65,21 @@ class JobLimits:
     max_cells: int | None = None
     max_genes: int | None = None
 
-    def check(self, adata: ad.AnnData, stage: str) -> None:
-        """Raise :class:`GridappError` when ``adata`` (after ``stage``: "subset" or "genes") is over a limit."""
-        n, limit, what, setting, advice = (
-            (adata.n_obs, self.max_cells, "cells", "GRIDAPP_MAX_CELLS", "choose fewer cell types or donors")
-            if stage == "subset"
-            else (adata.n_vars, self.max_genes, "genes", "GRIDAPP_MAX_GENES", "lower the number of top genes")
+    def check_cells(self, adata: ad.AnnData) -> None:
+        """Raise :class:`GridappError` when the subset ``adata`` has more cells than ``max_cells``."""
+        _refuse_over(adata.n_obs, self.max_cells, "cells", "GRIDAPP_MAX_CELLS", "choose fewer cell types or donors")
+
+    def check_genes(self, adata: ad.AnnData) -> None:
+        """Raise :class:`GridappError` when the selected genes of ``adata`` are more than ``max_genes``."""
+        _refuse_over(adata.n_vars, self.max_genes, "genes", "GRIDAPP_MAX_GENES", "lower the number of top genes")
+
+
+def _refuse_over(n: int, limit: int | None, what: str, setting: str, advice: str) -> None:
+    if limit is not None and n > limit:
+        raise GridappError(
+            f"The subset has {n:,} {what}; this server runs jobs of at most {limit:,} {what} ({setting}).",
+            f"To run it here, {advice}; or run it with the CLI (python -m gridapp run) on your own machine.",
         )
-        if limit is not None and n > limit:
-            raise GridappError(
-                f"The subset has {n:,} {what}; this server runs jobs of at most {limit:,} {what} ({setting}).",
-                f"To run it here, {advice}; or run it with the CLI (python -m gridapp run) on your own machine.",
-            )
 
 
 #: no limit on cells or genes (the CLI's and a single user's dashboard)
@@ -341,7 +344,7 @@ def prepare(
 
     step(1)
     adata = cells_of(adata, params)
-    limits.check(adata, "subset")
+    limits.check_cells(adata)
     notes.append(subset.normalise(adata, report.values))
     lap("subset")
 
@@ -350,7 +353,7 @@ def prepare(
     adata = subset.select_genes(
         adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction
     )
-    limits.check(adata, "genes")
+    limits.check_genes(adata)
     coverage = subset.tf_coverage(adata.var_names, tfs)
     notes.append(f"TF coverage after gene selection: {coverage}.")
     return adata, coverage, report

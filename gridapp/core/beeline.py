@@ -116,14 +116,23 @@ def read_beeline(root: str | Path, dataset_id: str) -> tuple[ad.AnnData, list[st
 
 def split_folder(root: str | Path, dataset_id: str) -> Path:
     """The train/validation/test split of a set: GENELink's (scGREAT's) where it exists, else one resample."""
+    folder = _split_folder(root, dataset_id)
+    if folder is None:
+        raise GridappError(f"{dataset_id}: no train/test split under {root}.", "Use --split full for this set.")
+    return folder
+
+
+def has_split(root: str | Path, dataset_id: str) -> bool:
+    """Whether a set has a train/validation/test split (Lofgof sets have none)."""
+    return _split_folder(root, dataset_id) is not None
+
+
+def _split_folder(root: str | Path, dataset_id: str) -> Path | None:
     cell, size, network = parse_id(dataset_id)
     candidates = [Path(root) / "splits_resample1" / network / f"{cell} {size}" / "sample1"]
     if network == "Specific":
         candidates.insert(0, Path(root) / "splits_genelink" / f"{cell} {size}")
-    for folder in candidates:
-        if (folder / "Test_set.csv.gz").is_file():
-            return folder
-    raise GridappError(f"{dataset_id}: no train/test split under {root}.", "Use --split full for this set.")
+    return next((folder for folder in candidates if (folder / "Test_set.csv.gz").is_file()), None)
 
 
 def read_split(root: str | Path, dataset_id: str, part: str = "Test") -> pd.DataFrame:

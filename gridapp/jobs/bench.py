@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import uuid
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from distributed import Client
+from distributed import Client, Future
 
 from gridapp import __version__
 from gridapp.core import beeline, metrics
@@ -33,12 +34,27 @@ from gridapp.jobs.params import file_fingerprint
 DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
 SPLITS = ("full", "test", "tf-aware")
 #: columns of the tidy score table
-SCORE_COLUMNS = ["method", "dataset", "ground_truth", "gene_set", "split", "seed", "metric", "value", "seconds"]
+SCORE_COLUMNS = [
+    "method",
+    "dataset",
+    "ground_truth",
+    "gene_set",
+    "split",
+    "seed",
+    "metric",
+    "value",
+    "seconds",
+    "cpu_seconds",
+]
 #: metrics reported per network (see gridapp.core.metrics)
 METRICS = ("auroc", "auprc", "auprc_ratio", "early_precision", "early_precision_ratio", "average_precision")
 
 #: ``progress(done, total, label)``
 BenchProgress = Callable[[int, int, str], None]
+#: a network, its wall seconds and (supervised, one thread) CPU seconds
+Computed = tuple[pd.DataFrame, float, float]
+#: torch threads of a supervised training run as a Dask task
+TASK_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,8 @@ class BenchSpec:
     methods
         Registered method ids.
     datasets
-        BEELINE set ids (``all`` expands to every set with expression).
+        BEELINE set ids (``all`` expands to every set with expression, and with a split unless ``split`` is
+        ``full``).
     split
         ``full`` (every candidate pair) or ``test`` (the set's test split).
     seeds
@@ -83,8 +100,11 @@ class BenchSpec:
                 )
 
     def dataset_ids(self) -> list[str]:
-        """The set ids, ``all`` expanded."""
-        return beeline.resolve_ids(self.root, ",".join(self.datasets))
+        """The set ids, ``all`` expanded (to the sets with a train/test split, unless ``split`` is ``full``)."""
+        ids = beeline.resolve_ids(self.root, ",".join(self.datasets))
+        if self.split == "full" or "all" not in self.datasets:
+            return ids
+        return [i for i in ids if i in self.datasets or beeline.has_split(self.root, i)]
 
     def key(self) -> str:
         """Content address of this benchmark's result (sets, methods and their parameters, code version)."""
@@ -151,57 +171,95 @@ def split_parts(root: str | Path, dataset_id: str, split: str) -> dict[str, pd.D
     return tf_aware_split(pd.concat(provided.values(), ignore_index=True), seed=0)
 
 
-def _network_key(expression: Path, tfs: Sequence[str], method: str, seed: int, dataset_id: str, split: str) -> str:
+def _network_key(
+    spec: BenchSpec, dataset_id: str, tfs: Sequence[str], method: str, seed: int, threads: int | None
+) -> str:
     """Content key of a network: the input (expression, TF set) and the method, not the set's name, so the
     Non-Specific, STRING and Lofgof sets of a cell type (same genes, same TFs) share one unsupervised network."""
     payload = {
-        "expression": file_fingerprint(expression),
+        "expression": file_fingerprint(beeline.expression_path(spec.root, dataset_id)),
         "tfs": sorted(tfs),
         "method": method,
         "parameters": get_method(method).parameters,
         "seed": seed,
         "version": __version__,
     }
-    if get_method(method).supervised:  # trained on the set's own split pairs
-        payload.update(dataset=dataset_id, split=split)
+    if get_method(method).supervised:  # trained on the set's own split pairs, with a fixed thread count
+        payload.update(dataset=dataset_id, split=spec.split, threads=threads)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _network(
-    spec: BenchSpec,
+def _read_stored(path: Path | None) -> Computed | None:
+    if path is None or not path.is_file():
+        return None
+    stored = pd.read_parquet(path)
+    return stored, float(stored.attrs.get("seconds", 0.0)), float(stored.attrs.get("cpu_seconds", math.nan))
+
+
+def _store(path: Path | None, computed: Computed) -> Computed:
+    if path is not None:
+        network, seconds, cpu_seconds = computed
+        network.attrs.update(seconds=seconds, cpu_seconds=cpu_seconds)
+        scratch = path.with_name(f".{uuid.uuid4().hex}.parquet")
+        network.to_parquet(scratch)
+        scratch.replace(path)
+    return computed
+
+
+def _compute(
     data: tuple,
-    dataset_id: str,
     method: str,
     seed: int,
     client: Client | None,
-    store: Path | None,
     parts: dict[str, pd.DataFrame] | None,
-) -> tuple[pd.DataFrame, float]:
-    """The method's network on a set (``data`` = what read_beeline returned) and the seconds it took
-    (a supervised method's: training on ``parts``' Train / Validation and scoring its Test pairs)."""
+    threads: int | None = None,
+) -> Computed:
+    """The method's network on a set (``data`` = what read_beeline returned), its wall seconds and, for a
+    supervised model trained in one thread, that thread's CPU seconds (NaN otherwise).
+
+    A supervised model trains on ``parts``' Train / Validation pairs and scores its Test pairs.
+    """
     adata, tfs, _ = data
     genes = sorted(adata.var_names)  # one gene order per input, whichever set's Target.csv listed it
     regulators = set(tfs)
     adata, tfs = adata[:, genes], [gene for gene in genes if gene in regulators]
-    path = None
-    if store is not None:
-        key = _network_key(beeline.expression_path(spec.root, dataset_id), tfs, method, seed, dataset_id, spec.split)
-        path = store / f"{key}.parquet"
-        if path.is_file():
-            stored = pd.read_parquet(path)
-            return stored, float(stored.attrs.get("seconds", 0.0))
-    options = {}
+    options: dict[str, object] = {}
     if get_method(method).supervised:
         options = {"training": {part: parts[part] for part in ("Train", "Validation")}, "candidates": parts["Test"]}
-    started = time.perf_counter()
+        if threads is not None:
+            options["threads"] = threads
+    started, cpu_started = time.perf_counter(), time.thread_time()
     network = infer(adata, tfs, method=method, seed=seed, client=client, **options)
-    seconds = time.perf_counter() - started
-    if path is not None:
-        network.attrs["seconds"] = seconds
-        scratch = path.with_name(f".{uuid.uuid4().hex}.parquet")
-        network.to_parquet(scratch)
-        scratch.replace(path)
-    return network, seconds
+    cpu_seconds = time.thread_time() - cpu_started if threads == 1 else math.nan
+    return network, time.perf_counter() - started, cpu_seconds
+
+
+def _start_trainings(
+    spec: BenchSpec,
+    inputs: dict[str, tuple],
+    runs: list[tuple[str, int]],
+    client: Client | None,
+    store: Path | None,
+) -> dict[tuple[str, str, int], Future]:
+    """Supervised trainings not in the store, one Dask task each with one torch thread, so that a worker
+    per core trains models side by side (a cluster trains every set at once)."""
+    if client is None:
+        return {}
+    started = {}
+    for dataset_id, (data, parts) in inputs.items():
+        for method, seed in runs:
+            if not get_method(method).supervised:
+                continue
+            key = _network_key(spec, dataset_id, data[1], method, seed, TASK_THREADS)
+            if _read_stored(_path(store, key)) is None:
+                started[(method, dataset_id, seed)] = client.submit(
+                    _compute, data, method, seed, None, parts, TASK_THREADS, pure=False
+                )
+    return started
+
+
+def _path(store: Path | None, key: str) -> Path | None:
+    return None if store is None else store / f"{key}.parquet"
 
 
 def run_benchmark(
@@ -218,7 +276,8 @@ def run_benchmark(
     spec
         Methods, sets, split and seeds.
     client
-        Dask client for the methods' parallel parts.
+        Dask client for the methods' parallel parts; with one, supervised models train as Dask tasks
+        (one torch thread each, side by side), without, one after another in two threads.
     cache_dir
         Where networks are kept between runs (by expression content, method, parameters, seed and
         code version); ``None`` recomputes.
@@ -227,30 +286,50 @@ def run_benchmark(
 
     Returns
     -------
-    :class:`BenchResult`; ``seconds`` is the inference time (as first computed, for cached networks).
+    :class:`BenchResult`; ``seconds`` is the inference time (as first computed, for cached networks),
+    ``cpu_seconds`` the CPU time of a supervised model trained in one thread.
     """
     store = Path(cache_dir) / "bench" if cache_dir is not None else None
     if store is not None:
         store.mkdir(parents=True, exist_ok=True)
     runs = [(method, seed) for method in spec.methods for seed in range(spec.seeds if get_method(method).seeded else 1)]
-    dataset_ids = spec.dataset_ids()
-    total = len(runs) * len(dataset_ids)
+    inputs = {
+        dataset_id: (beeline.read_beeline(spec.root, dataset_id), split_parts(spec.root, dataset_id, spec.split))
+        for dataset_id in spec.dataset_ids()
+    }
+    trainings = _start_trainings(spec, inputs, runs, client, store)
+    total = len(runs) * len(inputs)
     rows, curves = [], {}
-    for position, dataset_id in enumerate(dataset_ids):
-        data = beeline.read_beeline(spec.root, dataset_id)
+    for position, (dataset_id, (data, parts)) in enumerate(inputs.items()):
         adata, tfs, truth = data
-        parts = split_parts(spec.root, dataset_id, spec.split)
         pairs = None if parts is None else parts["Test"]
         cell, size, ground_truth = beeline.parse_id(dataset_id)
         for done, (method, seed) in enumerate(runs, start=position * len(runs)):
             if progress is not None:
                 progress(done, total, f"{method} on {dataset_id}, seed {seed}")
-            network, seconds = _network(spec, data, dataset_id, method, seed, client, store, parts)
+            threads = TASK_THREADS if client is not None and get_method(method).supervised else None
+            path = _path(store, _network_key(spec, dataset_id, tfs, method, seed, threads))
+            computed = _read_stored(path)
+            if computed is None:
+                future = trainings.get((method, dataset_id, seed))
+                computed = _store(path, future.result() if future else _compute(data, method, seed, client, parts))
+            network, seconds, cpu_seconds = computed
             table = metrics.candidate_scores(network, truth, tfs=tfs, genes=list(adata.var_names), pairs=pairs)
             scores = metrics.score_candidates(table)
             curves[(method, dataset_id, seed)] = metrics.curves(table)
             rows.extend(
-                (method, cell, ground_truth, f"TFs+{size}", spec.split, seed, metric, scores[metric], seconds)
+                (
+                    method,
+                    cell,
+                    ground_truth,
+                    f"TFs+{size}",
+                    spec.split,
+                    seed,
+                    metric,
+                    scores[metric],
+                    seconds,
+                    cpu_seconds,
+                )
                 for metric in METRICS
             )
     if progress is not None:

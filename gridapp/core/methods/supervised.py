@@ -15,9 +15,9 @@ import pandas as pd
 from gridapp.core.errors import GridappError
 from gridapp.core.methods.registry import Method, register
 
-#: keyword arguments from code: the benchmark's training pairs and candidates, training length, callbacks,
-#: where to keep the trained model
-KEYWORDS = ("training", "candidates", "epochs", "progress", "cancelled", "save_to")
+#: keyword arguments from code: the benchmark's training pairs and candidates, training length, torch threads,
+#: callbacks, where to keep the trained model
+KEYWORDS = ("training", "candidates", "epochs", "threads", "progress", "cancelled", "save_to")
 
 
 def _lazy(kind: str):

@@ -178,6 +178,7 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
         training: dict[str, pd.DataFrame] | None = None,
         candidates: pd.DataFrame | None = None,
         epochs: int = TrainSettings.epochs,
+        threads: int = TrainSettings.threads,
         n_neighbours: int = N_NEIGHBOURS,
         progress: EpochProgress | None = None,
         cancelled: Callable[[], bool] = lambda: False,
@@ -192,7 +193,7 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
             training = holdout_split(labelled_pairs(train_prior, tfs, adata.var_names, seed=seed), seed=seed)
         if candidates is None:
             candidates = all_pairs(tfs, adata.var_names)
-        settings = TrainSettings(epochs=epochs, seed=seed)
+        settings = TrainSettings(epochs=epochs, seed=seed, threads=threads)
         trained = train(
             kind,
             adata,

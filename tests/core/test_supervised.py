@@ -61,18 +61,31 @@ def test_planted_links_are_learned_on_held_out_tfs_and_shuffled_labels_are_not(p
     assert abs(chance - 0.5) < 0.15, chance
 
 
-def test_a_saved_model_predicts_the_same_after_loading(planted, tmp_path):
+@pytest.mark.parametrize(("kind", "members"), [("deepdrim", 1), ("scgreat", 2)])
+def test_a_saved_model_predicts_the_same_after_loading(planted, tmp_path, kind, members):
     adata, tfs, truth = planted
     pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
     settings = TrainSettings(epochs=2, seed=3)
-    trained = train("deepdrim", adata, pairs.iloc[::2], pairs.iloc[1::2], settings=settings, n_neighbours=2)
+    trained = train(kind, adata, pairs.iloc[::2], pairs.iloc[1::2], settings=settings, members=members, n_neighbours=2)
     before = predict(trained, adata, pairs)
     save_trained(trained, tmp_path / "model", fingerprint="abc")
     again = load_trained(tmp_path / "model", adata)
     np.testing.assert_array_equal(predict(again, adata, pairs), before)
-    assert again.history == trained.history and len(again.history) == 2
+    assert again.history == trained.history and len(again.history) == 2 * members
     with pytest.raises(GridappError, match="other genes"):
         predict(again, adata[:, ::-1].copy(), pairs)
+
+
+def test_an_ensemble_averages_the_logits_of_models_trained_from_successive_seeds(planted):
+    adata, tfs, truth = planted
+    pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
+    split = (pairs.iloc[::2], pairs.iloc[1::2])
+    ensemble = train("scgreat", adata, *split, settings=TrainSettings(epochs=2, seed=3), members=2)
+    singles = [train("scgreat", adata, *split, settings=TrainSettings(epochs=2, seed=seed)) for seed in (3, 4)]
+    logit = [np.log(p / (1 - p)) for p in (predict(trained, adata, pairs) for trained in singles)]
+    mean = 1 / (1 + np.exp(-(logit[0] + logit[1]) / 2))
+    np.testing.assert_allclose(predict(ensemble, adata, pairs), mean, rtol=1e-5, atol=1e-6)
+    assert [record["member"] for record in ensemble.history] == [0, 0, 1, 1]
 
 
 def test_training_is_repeatable_with_a_seed(planted):
@@ -104,6 +117,10 @@ def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
     seen = []
     supervised_infer("scgreat")(adata, tfs, training=training, epochs=3, progress=lambda *args: seen.append(args))
     assert [epoch for epoch, _, _ in seen] == [1, 2, 3] and "validation loss" in seen[0][2]
+    seen.clear()
+    supervised_infer("scgreat")(adata, tfs, training=training, epochs=2, members=2, progress=lambda *a: seen.append(a))
+    assert [(epoch, total) for epoch, total, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert seen[2][2].startswith("model 2/2, epoch 1")
     with pytest.raises(Cancelled, match="before epoch 1"):
         supervised_infer("scgreat")(adata, tfs, training=training, cancelled=lambda: True)
 

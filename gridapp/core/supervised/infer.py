@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anndata as ad
@@ -23,7 +23,7 @@ from torch import nn
 from gridapp.core.errors import GridappError
 from gridapp.core.matrix import dense, standardise
 from gridapp.core.supervised.images import N_NEIGHBOURS, PairImages
-from gridapp.core.supervised.models import DeepDRIM, PairTransformer
+from gridapp.core.supervised.models import DeepDRIM, Ensemble, PairTransformer
 from gridapp.core.supervised.pairs import labelled_pairs
 from gridapp.core.supervised.training import (
     Batch,
@@ -50,10 +50,13 @@ class Trained:
     genes: list[str]
     n_neighbours: int
     history: list[dict] = field(default_factory=list)
+    members: int = 1
 
 
-def build_model(kind: str, adata: ad.AnnData, n_neighbours: int = N_NEIGHBOURS) -> nn.Module:
-    """An untrained model of ``kind`` sized for ``adata``."""
+def build_model(kind: str, adata: ad.AnnData, n_neighbours: int = N_NEIGHBOURS, members: int = 1) -> nn.Module:
+    """An untrained model of ``kind`` sized for ``adata`` (an :class:`Ensemble` of ``members`` if more than one)."""
+    if members > 1:
+        return Ensemble([build_model(kind, adata, n_neighbours) for _ in range(members)])
     if kind == "deepdrim":
         return DeepDRIM(2 * n_neighbours + 2)
     if kind == "scgreat":
@@ -99,28 +102,47 @@ def train(
     validation: pd.DataFrame,
     *,
     settings: TrainSettings | None = None,
+    members: int = 1,
     n_neighbours: int = N_NEIGHBOURS,
     progress: EpochProgress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Trained:
-    """Train a ``kind`` model on labelled pairs (``TF, target, label``), early-stopped on ``validation``."""
+    """Train a ``kind`` model on labelled pairs (``TF, target, label``), early-stopped on ``validation``;
+    with ``members`` > 1, that many models from seeds ``settings.seed`` + 0, 1, ... averaged as an :class:`Ensemble`."""
     settings = settings or TrainSettings()
-    seed_everything(settings)
     pairs = pd.concat([training, validation], ignore_index=True)
-    model = build_model(kind, adata, n_neighbours)
     batch = pair_batches(kind, adata, pairs, n_neighbours)
     rows = np.arange(len(pairs))
-    history = fit(
-        model,
-        batch,
-        pairs["label"].to_numpy(dtype=np.float32),
-        rows[: len(training)],
-        rows[len(training) :],
-        settings,
-        progress=progress,
-        cancelled=cancelled,
-    )
-    return Trained(kind, model, list(adata.var_names), n_neighbours, history)
+    models, history = [], []
+    for member in range(members):
+        member_settings = replace(settings, seed=settings.seed + member)
+        seed_everything(member_settings)
+        model = build_model(kind, adata, n_neighbours)
+        records = fit(
+            model,
+            batch,
+            pairs["label"].to_numpy(dtype=np.float32),
+            rows[: len(training)],
+            rows[len(training) :],
+            member_settings,
+            progress=_member_progress(progress, member, members),
+            cancelled=cancelled,
+        )
+        history.extend({"member": member, **record} for record in records)
+        models.append(model)
+    model = models[0] if members == 1 else Ensemble(models)
+    return Trained(kind, model, list(adata.var_names), n_neighbours, history, members)
+
+
+def _member_progress(progress: EpochProgress | None, member: int, members: int) -> EpochProgress | None:
+    """Epoch progress of one member, counted over all members' epochs."""
+    if progress is None or members == 1:
+        return progress
+
+    def report(epoch: int, epochs: int, message: str) -> None:
+        progress(member * epochs + epoch, members * epochs, f"model {member + 1}/{members}, {message}")
+
+    return report
 
 
 def predict(trained: Trained, adata: ad.AnnData, pairs: pd.DataFrame) -> np.ndarray:
@@ -151,6 +173,7 @@ def save_trained(trained: Trained, folder: str | Path, *, fingerprint: str = "")
         "kind": trained.kind,
         "genes": trained.genes,
         "n_neighbours": trained.n_neighbours,
+        "members": trained.members,
         "history": trained.history,
         "fingerprint": fingerprint,
     }
@@ -160,9 +183,10 @@ def save_trained(trained: Trained, folder: str | Path, *, fingerprint: str = "")
 def load_trained(folder: str | Path, adata: ad.AnnData) -> Trained:
     """A model saved by :func:`save_trained`, rebuilt for ``adata`` (which must hold the same genes)."""
     state, metadata = load_state(folder)
-    model = build_model(metadata["kind"], adata, metadata["n_neighbours"])
+    members = metadata.get("members", 1)
+    model = build_model(metadata["kind"], adata, metadata["n_neighbours"], members)
     model.load_state_dict(state)
-    return Trained(metadata["kind"], model, metadata["genes"], metadata["n_neighbours"], metadata["history"])
+    return Trained(metadata["kind"], model, metadata["genes"], metadata["n_neighbours"], metadata["history"], members)
 
 
 def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
@@ -178,6 +202,10 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
         training: dict[str, pd.DataFrame] | None = None,
         candidates: pd.DataFrame | None = None,
         epochs: int = TrainSettings.epochs,
+        batch_size: int = TrainSettings.batch_size,
+        learning_rate: float = TrainSettings.learning_rate,
+        patience: int = TrainSettings.patience,
+        members: int = 1,
         threads: int = TrainSettings.threads,
         n_neighbours: int = N_NEIGHBOURS,
         progress: EpochProgress | None = None,
@@ -193,13 +221,21 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
             training = holdout_split(labelled_pairs(train_prior, tfs, adata.var_names, seed=seed), seed=seed)
         if candidates is None:
             candidates = all_pairs(tfs, adata.var_names)
-        settings = TrainSettings(epochs=epochs, seed=seed, threads=threads)
+        settings = TrainSettings(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            seed=seed,
+            threads=threads,
+        )
         trained = train(
             kind,
             adata,
             training["Train"],
             training["Validation"],
             settings=settings,
+            members=members,
             n_neighbours=n_neighbours,
             progress=progress,
             cancelled=cancelled,

@@ -8,7 +8,9 @@ add BioBERT embeddings of gene descriptions; that pretrained language model is n
 so tokens here come from expression alone (a linear embedding of the gene's standardised profile over
 cells) plus a learned TF / target role embedding, and the classifier also reads the product of the two
 tokens (a learned co-variation of the profiles), without which the model learns which genes are
-often targets rather than how a pair co-varies, and fails on TFs it has not seen.
+often targets rather than how a pair co-varies, and fails on TFs it has not seen. On BEELINE's splits its
+validation loss is lowest after a few epochs and one model's test AUROC varies by ~0.03 between seeds, so
+the method averages the logits of five models trained from successive seeds (:class:`Ensemble`).
 """
 
 from __future__ import annotations
@@ -85,3 +87,15 @@ class PairTransformer(nn.Module):
         encoded = self.encoder(torch.stack([tf_token, target_token], dim=1) + self.role)
         # the tokens' product lets the head read how the two profiles co-vary, not only which genes they are
         return self.head(torch.cat([encoded.flatten(1), tf_token * target_token], dim=1)).squeeze(1)
+
+
+class Ensemble(nn.Module):
+    """Models of one architecture trained from different seeds; a pair's logit is the mean of theirs
+    (steadier than any one model when training stops early on a small validation set)."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(*inputs) for member in self.members]).mean(dim=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +11,9 @@ from distributed import Client, LocalCluster, WorkerPlugin
 
 from gridapp.core import compat
 from gridapp.core.errors import GridappError
+
+#: seconds a local cluster gets to shut down
+CLOSE_TIMEOUT = 60
 
 
 class CompatPlugin(WorkerPlugin):
@@ -57,8 +61,20 @@ def dask_client(address: str | None = None, *, n_workers: int | None = None) -> 
         dashboard_address=None,
         silence_logs=40,
     )
-    with cluster, Client(cluster) as client:
-        yield prepare(client)
+    try:
+        with Client(cluster) as client:
+            yield prepare(client)
+    finally:
+        close_cluster(cluster)
+
+
+def close_cluster(cluster: LocalCluster, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Shut a local cluster down, warning instead of failing when a busy machine makes it miss ``timeout``
+    (its worker processes end with this process anyway): finished work must not fail on its way out."""
+    try:
+        cluster.close(timeout=timeout)
+    except TimeoutError:
+        warnings.warn(f"The local Dask cluster did not shut down within {timeout:.0f} s.", RuntimeWarning, stacklevel=2)
 
 
 @contextmanager

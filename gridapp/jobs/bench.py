@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -252,10 +253,16 @@ def _start_trainings(
                 continue
             key = _network_key(spec, dataset_id, data[1], method, seed, TASK_THREADS)
             if _read_stored(_path(store, key)) is None:
-                started[(method, dataset_id, seed)] = client.submit(
-                    _compute, data, method, seed, None, parts, TASK_THREADS, pure=False
-                )
+                future = client.submit(_compute, data, method, seed, None, parts, TASK_THREADS, pure=False)
+                future.add_done_callback(partial(_store_finished, _path(store, key)))
+                started[(method, dataset_id, seed)] = future
     return started
+
+
+def _store_finished(path: Path | None, future: Future) -> None:
+    """Store a training as soon as it ends, so that an interrupted benchmark keeps every model it finished."""
+    if future.status == "finished":
+        _store(path, future.result())
 
 
 def _path(store: Path | None, key: str) -> Path | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
 from gridapp.cli import main
+from gridapp.core.beeline import read_beeline
 from gridapp.core.errors import GridappError
 from gridapp.jobs.bench import SCORE_COLUMNS, BenchSpec, load_result, run_benchmark, save_result
 from tests.conftest import shared
@@ -115,3 +118,26 @@ def test_supervised_models_train_as_dask_tasks_with_their_cpu_time(tmp_path, cli
     assert auroc["scgreat"] > 0.6, auroc  # mHSC-GM's STRING links are easy: every method ranks them well
     again = run_benchmark(spec, client=client, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(again.scores, result.scores)  # trained once, read back from the store
+
+
+def test_a_training_is_stored_when_it_ends_before_the_benchmark_collects_it(tmp_path, client):
+    pytest.importorskip("torch")
+    from distributed import wait
+
+    from gridapp.jobs.bench import _start_trainings, split_parts
+
+    spec = BenchSpec(("scgreat",), ("mHSC-GM-500-STRING",), split="test", root=str(shared("beeline")))
+    inputs = {
+        "mHSC-GM-500-STRING": (
+            read_beeline(spec.root, "mHSC-GM-500-STRING"),
+            split_parts(spec.root, "mHSC-GM-500-STRING", "test"),
+        )
+    }
+    started = _start_trainings(spec, inputs, [("scgreat", 0)], client, tmp_path)
+    wait(list(started.values()))
+    for _ in range(100):  # the callback stores it from the client's thread
+        if list(tmp_path.glob("*.parquet")):
+            break
+        time.sleep(0.1)
+    assert len(list(tmp_path.glob("*.parquet"))) == 1
+    assert _start_trainings(spec, inputs, [("scgreat", 0)], client, tmp_path) == {}  # nothing left to train

@@ -251,10 +251,10 @@ def _start_trainings(
         for method, seed in runs:
             if not get_method(method).supervised:
                 continue
-            key = _network_key(spec, dataset_id, data[1], method, seed, TASK_THREADS)
-            if _read_stored(_path(store, key)) is None:
+            path = _path(store, _network_key(spec, dataset_id, data[1], method, seed, TASK_THREADS))
+            if path is None or not path.is_file():
                 future = client.submit(_compute, data, method, seed, None, parts, TASK_THREADS, pure=False)
-                future.add_done_callback(partial(_store_finished, _path(store, key)))
+                future.add_done_callback(partial(_store_finished, path))
                 started[(method, dataset_id, seed)] = future
     return started
 

@@ -236,23 +236,20 @@ def _compute(
 
 
 def _start_trainings(
-    spec: BenchSpec,
     inputs: dict[str, tuple],
     runs: list[tuple[str, int]],
     client: Client | None,
-    store: Path | None,
+    paths: dict[tuple[str, str, int], Path | None],
 ) -> dict[tuple[str, str, int], Future]:
     """Supervised trainings not in the store, one Dask task each with one torch thread, so that a worker
-    per core trains models side by side (a cluster trains every set at once)."""
+    per core trains models side by side (a cluster trains every set at once); each is stored when it ends."""
     if client is None:
         return {}
     started = {}
     for dataset_id, (data, parts) in inputs.items():
         for method, seed in runs:
-            if not get_method(method).supervised:
-                continue
-            path = _path(store, _network_key(spec, dataset_id, data[1], method, seed, TASK_THREADS))
-            if path is None or not path.is_file():
+            path = paths[(method, dataset_id, seed)]
+            if get_method(method).supervised and (path is None or not path.is_file()):
                 future = client.submit(_compute, data, method, seed, None, parts, TASK_THREADS, pure=False)
                 future.add_done_callback(partial(_store_finished, path))
                 started[(method, dataset_id, seed)] = future
@@ -263,6 +260,11 @@ def _store_finished(path: Path | None, future: Future) -> None:
     """Store a training as soon as it ends, so that an interrupted benchmark keeps every model it finished."""
     if future.status == "finished":
         _store(path, future.result())
+
+
+def _task_threads(method: str, client: Client | None) -> int | None:
+    """Torch threads of a supervised model trained as a Dask task; ``None`` for a method run in this process."""
+    return TASK_THREADS if client is not None and get_method(method).supervised else None
 
 
 def _path(store: Path | None, key: str) -> Path | None:
@@ -304,7 +306,14 @@ def run_benchmark(
         dataset_id: (beeline.read_beeline(spec.root, dataset_id), split_parts(spec.root, dataset_id, spec.split))
         for dataset_id in spec.dataset_ids()
     }
-    trainings = _start_trainings(spec, inputs, runs, client, store)
+    paths = {
+        (method, dataset_id, seed): _path(
+            store, _network_key(spec, dataset_id, data[1], method, seed, _task_threads(method, client))
+        )
+        for dataset_id, (data, _) in inputs.items()
+        for method, seed in runs
+    }
+    trainings = _start_trainings(inputs, runs, client, paths)
     total = len(runs) * len(inputs)
     rows, curves = [], {}
     for position, (dataset_id, (data, parts)) in enumerate(inputs.items()):
@@ -314,12 +323,11 @@ def run_benchmark(
         for done, (method, seed) in enumerate(runs, start=position * len(runs)):
             if progress is not None:
                 progress(done, total, f"{method} on {dataset_id}, seed {seed}")
-            threads = TASK_THREADS if client is not None and get_method(method).supervised else None
-            path = _path(store, _network_key(spec, dataset_id, tfs, method, seed, threads))
-            computed = _read_stored(path)
+            path = paths[(method, dataset_id, seed)]
+            future = trainings.get((method, dataset_id, seed))
+            computed = future.result() if future else _read_stored(path)
             if computed is None:
-                future = trainings.get((method, dataset_id, seed))
-                computed = _store(path, future.result() if future else _compute(data, method, seed, client, parts))
+                computed = _store(path, _compute(data, method, seed, client, parts))
             network, seconds, cpu_seconds = computed
             table = metrics.candidate_scores(network, truth, tfs=tfs, genes=list(adata.var_names), pairs=pairs)
             scores = metrics.score_candidates(table)

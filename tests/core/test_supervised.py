@@ -138,3 +138,18 @@ def test_deepdrim_reads_each_gene_once_per_batch_with_the_same_result_as_pair_by
     each = model.neighbour(pair_images.reshape(6 * 8, 1, 32, 32)).reshape(6, -1)
     by_pair = model.head(torch.cat([model.primary(primary.unsqueeze(1)), model.neighbours(each)], dim=1)).squeeze(1)
     torch.testing.assert_close(shared, by_pair)
+
+
+def test_the_pool_first_cnn_computes_the_usual_conv_relu_pool_blocks():
+    """Pooling before the ReLU (channels-last) gives the outputs of conv → ReLU → max-pool with the same weights."""
+    from torch.nn import functional
+
+    from gridapp.core.supervised.models import as_images, image_cnn
+
+    torch.manual_seed(0)
+    cnn, images = image_cnn(), torch.rand(7, 32, 32)
+    usual = images.unsqueeze(1)
+    for conv in (cnn[0], cnn[3], cnn[6]):
+        usual = functional.max_pool2d(functional.relu(conv(usual)), 2)
+    usual = functional.relu(cnn[10](usual.flatten(1)))
+    torch.testing.assert_close(cnn(as_images(images)), usual)

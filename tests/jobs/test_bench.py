@@ -133,11 +133,12 @@ def test_a_training_is_stored_when_it_ends_before_the_benchmark_collects_it(tmp_
             split_parts(spec.root, "mHSC-GM-500-STRING", "test"),
         )
     }
-    started = _start_trainings(spec, inputs, [("scgreat", 0)], client, tmp_path)
+    paths = {("scgreat", "mHSC-GM-500-STRING", 0): tmp_path / "network.parquet"}
+    started = _start_trainings(inputs, [("scgreat", 0)], client, paths)
     wait(list(started.values()))
     for _ in range(100):  # the callback stores it from the client's thread
         if list(tmp_path.glob("*.parquet")):
             break
         time.sleep(0.1)
     assert len(list(tmp_path.glob("*.parquet"))) == 1
-    assert _start_trainings(spec, inputs, [("scgreat", 0)], client, tmp_path) == {}  # nothing left to train
+    assert _start_trainings(inputs, [("scgreat", 0)], client, paths) == {}  # nothing left to train

@@ -70,7 +70,8 @@ class BenchSpec:
         BEELINE set ids (``all`` expands to every set with expression, and with a split unless ``split`` is
         ``full``).
     split
-        ``full`` (every candidate pair) or ``test`` (the set's test split).
+        ``full`` (every candidate pair), ``test`` (the set's provided test split) or ``tf-aware`` (the
+        test part of a re-split of the provided pairs with no TF in both training and test).
     seeds
         Seeds 0 .. seeds−1 for seeded methods; unseeded methods run once.
     root

@@ -4,8 +4,9 @@ One call runs every method on every set (networks cached on disk by content, so 
 benchmark only re-scores), scores each network against the set's ground truth, over all candidate
 pairs (``split="full"``), over the pairs of the set's provided test split (``split="test"``), or over
 the test part of a TF-aware re-split of the provided pairs (``split="tf-aware"``: no TF in both training
-and test), and returns a tidy table and the ROC / PR curves. Supervised methods train on the split's
-training pairs (early-stopped on its validation pairs) and score its test pairs.
+and test, parts otherwise like the provided ones), and returns a tidy table and the ROC / PR curves.
+Supervised methods train on the split's training pairs (early-stopped on its validation pairs) and score
+its test pairs.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class BenchSpec:
         ``full``).
     split
         ``full`` (every candidate pair), ``test`` (the set's provided test split) or ``tf-aware`` (the
-        test part of a re-split of the provided pairs with no TF in both training and test).
+        test part of a re-split of the provided pairs with no TF in two parts, each part holding the
+        provided part's share of the positives; see :func:`~gridapp.core.supervised.pairs.tf_aware_split`).
     seeds
         Seeds 0 .. seeds−1 for seeded methods; unseeded methods run once.
     root
@@ -170,14 +172,21 @@ def split_parts(root: str | Path, dataset_id: str, split: str) -> dict[str, pd.D
     provided = {part: beeline.read_split(root, dataset_id, part) for part in beeline.PARTS}
     if split == "test":
         return provided
-    return tf_aware_split(pd.concat(provided.values(), ignore_index=True), seed=0)
+    return tf_aware_split(provided, seed=0)
 
 
 def _network_key(
-    spec: BenchSpec, dataset_id: str, tfs: Sequence[str], method: str, seed: int, threads: int | None
+    spec: BenchSpec,
+    dataset_id: str,
+    tfs: Sequence[str],
+    parts: dict[str, pd.DataFrame] | None,
+    method: str,
+    seed: int,
+    threads: int | None,
 ) -> str:
     """Content key of a network: the input (expression, TF set) and the method, not the set's name, so the
-    Non-Specific, STRING and Lofgof sets of a cell type (same genes, same TFs) share one unsupervised network."""
+    Non-Specific, STRING and Lofgof sets of a cell type (same genes, same TFs) share one unsupervised network;
+    a supervised model's key holds its split's pairs too."""
     payload = {
         "expression": file_fingerprint(beeline.expression_path(spec.root, dataset_id)),
         "tfs": sorted(tfs),
@@ -187,8 +196,17 @@ def _network_key(
         "version": __version__,
     }
     if get_method(method).supervised:  # trained on the set's own split pairs, with a fixed thread count
-        payload.update(dataset=dataset_id, split=spec.split, threads=threads)
+        payload.update(dataset=dataset_id, split=spec.split, pairs=_pairs_fingerprint(parts), threads=threads)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _pairs_fingerprint(parts: dict[str, pd.DataFrame]) -> str:
+    """Digest of a split's labelled pairs, part by part."""
+    digest = hashlib.sha256()
+    for part in beeline.PARTS:
+        digest.update(part.encode())
+        digest.update(pd.util.hash_pandas_object(parts[part], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _read_stored(path: Path | None) -> Computed | None:
@@ -263,6 +281,15 @@ def _store_finished(path: Path | None, future: Future) -> None:
         _store(path, future.result())
 
 
+def _trained(future: Future, path: Path | None) -> Computed:
+    """A training's result, stored here too unless its done-callback already did: that callback runs in
+    the client's thread and may not have written the run's last model before the benchmark exits."""
+    computed = future.result()
+    if path is not None and not path.is_file():
+        _store(path, computed)
+    return computed
+
+
 def _task_threads(method: str, client: Client | None) -> int | None:
     """Torch threads of a supervised model trained as a Dask task; ``None`` for a method run in this process."""
     return TASK_THREADS if client is not None and get_method(method).supervised else None
@@ -309,9 +336,9 @@ def run_benchmark(
     }
     paths = {
         (method, dataset_id, seed): _path(
-            store, _network_key(spec, dataset_id, data[1], method, seed, _task_threads(method, client))
+            store, _network_key(spec, dataset_id, data[1], parts, method, seed, _task_threads(method, client))
         )
-        for dataset_id, (data, _) in inputs.items()
+        for dataset_id, (data, parts) in inputs.items()
         for method, seed in runs
     }
     trainings = _start_trainings(inputs, runs, client, paths)
@@ -326,7 +353,7 @@ def run_benchmark(
                 progress(done, total, f"{method} on {dataset_id}, seed {seed}")
             path = paths[(method, dataset_id, seed)]
             future = trainings.get((method, dataset_id, seed))
-            computed = future.result() if future else _read_stored(path)
+            computed = _trained(future, path) if future else _read_stored(path)
             if computed is None:
                 computed = _store(path, _compute(data, method, seed, client, parts))
             network, seconds, cpu_seconds = computed

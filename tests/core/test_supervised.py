@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the supervised models need PyTorch 
 from gridapp.core.errors import GridappError  # noqa: E402
 from gridapp.core.metrics import candidate_scores, score_candidates  # noqa: E402
 from gridapp.core.supervised.infer import (  # noqa: E402
+    holdout_split,
     load_trained,
     predict,
     save_trained,
@@ -47,7 +48,9 @@ def _auroc(scored: pd.DataFrame, truth: pd.DataFrame, test: pd.DataFrame) -> flo
 @pytest.mark.parametrize("kind", ["deepdrim", "scgreat"])
 def test_planted_links_are_learned_on_held_out_tfs_and_shuffled_labels_are_not(planted, kind):
     adata, tfs, truth = planted
-    parts = tf_aware_split(labelled_pairs(truth, tfs, adata.var_names, negatives_per_positive=3, seed=0), seed=0)
+    pairs = labelled_pairs(truth, tfs, adata.var_names, negatives_per_positive=3, seed=0)
+    rest, test = holdout_split(pairs, share=0.2).values()  # a random 60 / 20 / 20 split, re-dealt by TF
+    parts = tf_aware_split({**holdout_split(rest, share=0.25), "Test": test}, seed=0)
     infer = supervised_infer(kind)
     training = {"Train": parts["Train"], "Validation": parts["Validation"]}
     options = {"epochs": 12, "n_neighbours": 3, "candidates": parts["Test"]}
@@ -58,7 +61,9 @@ def test_planted_links_are_learned_on_held_out_tfs_and_shuffled_labels_are_not(p
     }
     chance = _auroc(infer(adata, tfs, training=shuffled, **options), truth, parts["Test"])
     assert learned > 0.7, learned
-    assert abs(chance - 0.5) < 0.15, chance
+    # Shuffled labels teach nothing: test links rank no better than chance (they may rank below it, since each
+    # planted target has one TF, so a test TF's targets were seen in training only as other TFs' negatives).
+    assert chance < 0.6 and learned - chance > 0.2, (learned, chance)
 
 
 @pytest.mark.parametrize(("kind", "members"), [("deepdrim", 1), ("scgreat", 2)])

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from gridapp.core.beeline import PARTS
 from gridapp.core.errors import GridappError
 
 PAIR_COLUMNS = ["TF", "target", "label"]
-#: training / validation / test shares of a TF-aware split
-SHARES = (0.6, 0.2, 0.2)
 
 
 def labelled_pairs(
@@ -61,27 +60,49 @@ def labelled_pairs(
     ]
 
 
-def tf_aware_split(pairs: pd.DataFrame, *, shares: tuple[float, float, float] = SHARES, seed: int = 0) -> dict:
-    """Split pairs so that no TF appears in two parts.
+def tf_aware_split(split: dict[str, pd.DataFrame], *, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Re-deal a split's labelled pairs so that no TF is in two parts, otherwise as the split was made.
 
-    TFs are shuffled and dealt to training, validation and test until each part holds about its share of
-    the pairs.
+    TFs are shuffled and dealt to ``Train``, ``Validation`` and ``Test`` until each part holds about the
+    share of the positive pairs that it holds in ``split``. The test part keeps every pair of its TFs;
+    training and validation keep their TFs' positives and sample their negatives down to the part's
+    positive rate in ``split``, so a split whose training pairs were balanced stays balanced and both
+    splits train on about as many pairs: they differ only in whether test TFs were seen in training.
+
+    Parameters
+    ----------
+    split
+        ``{"Train": pairs, "Validation": pairs, "Test": pairs}``, each with ``TF, target, label``.
+    seed
+        Seeds the dealing and the negative sampling.
 
     Returns
     -------
-    ``{"Train": pairs, "Validation": pairs, "Test": pairs}``.
+    The re-dealt parts, same keys.
     """
-    if not np.isclose(sum(shares), 1.0) or min(shares) <= 0:
-        raise ValueError(f"shares must be positive and sum to 1, got {shares}.")
-    sizes = pairs.groupby("TF").size()
-    if len(sizes) < 3:
-        raise GridappError(f"A TF-aware split needs at least 3 TFs with pairs, got {len(sizes)}.")
-    order = sizes.index.to_numpy()[np.random.default_rng(seed).permutation(len(sizes))]
-    cumulative = np.cumsum(sizes.loc[order].to_numpy()) / sizes.sum()
-    part = np.searchsorted(np.cumsum(shares)[:2], cumulative, side="left")
+    pairs = pd.concat([split[name] for name in PARTS], ignore_index=True)
+    positives = pairs.groupby("TF")["label"].sum()
+    if len(positives) < 3:
+        raise GridappError(f"A TF-aware split needs at least 3 TFs with pairs, got {len(positives)}.")
+    rng = np.random.default_rng(seed)
+    order = positives.index.to_numpy()[rng.permutation(len(positives))]
+    shares = np.array([split[name]["label"].sum() for name in PARTS], dtype=float)
+    cumulative = np.cumsum(positives.loc[order].to_numpy()) / max(positives.sum(), 1)
+    part = np.searchsorted(np.cumsum(shares / max(shares.sum(), 1))[:2], cumulative, side="left")
     part[0], part[-1] = 0, 2  # every part gets a TF
     if not (part == 1).any():
         part[-2] = 1
-    names = ("Train", "Validation", "Test")
-    owner = pd.Series(np.array(names)[part], index=order)
-    return {name: pairs[pairs["TF"].map(owner) == name].reset_index(drop=True) for name in names}
+    owner = pd.Series(np.array(PARTS)[part], index=order)
+    dealt = {name: pairs[pairs["TF"].map(owner) == name] for name in PARTS}
+    for name in PARTS[:2]:
+        dealt[name] = _at_positive_rate(dealt[name], split[name]["label"].mean(), rng)
+    return {name: part.reset_index(drop=True) for name, part in dealt.items()}
+
+
+def _at_positive_rate(pairs: pd.DataFrame, rate: float, rng: np.random.Generator) -> pd.DataFrame:
+    """``pairs`` with its negatives sampled down (never up) so that about ``rate`` of them are positive."""
+    positive = pairs["label"].to_numpy(bool)
+    negatives = np.flatnonzero(~positive)
+    wanted = len(negatives) if rate <= 0 else round(positive.sum() * (1 - rate) / rate)
+    kept = np.sort(rng.choice(negatives, min(wanted, len(negatives)), replace=False))
+    return pairs.iloc[np.sort(np.concatenate([np.flatnonzero(positive), kept]))]

@@ -233,11 +233,14 @@ def _compute(
     client: Client | None,
     parts: dict[str, pd.DataFrame] | None,
     threads: int | None = None,
+    store_path: Path | None = None,
 ) -> Computed:
     """The method's network on a set (``data`` = what read_beeline returned), its wall seconds and, for a
     supervised model trained in one thread, that thread's CPU seconds (NaN otherwise).
 
-    A supervised model trains on ``parts``' Train / Validation pairs and scores its Test pairs.
+    A supervised model trains on ``parts``' Train / Validation pairs and scores its Test pairs; it keeps a
+    checkpoint beside ``store_path`` (where its network will be stored), so an interrupted benchmark resumes
+    the training; its seconds then add those of the epochs trained by earlier runs.
     """
     adata, tfs, _ = data
     genes = sorted(adata.var_names)  # one gene order per input, whichever set's Target.csv listed it
@@ -248,10 +251,14 @@ def _compute(
         options = {"training": {part: parts[part] for part in ("Train", "Validation")}, "candidates": parts["Test"]}
         if threads is not None:
             options["threads"] = threads
+        if store_path is not None:
+            options["checkpoint"] = store_path.with_suffix(".checkpoint")
     started, cpu_started = time.perf_counter(), time.thread_time()
     network = infer(adata, tfs, method=method, seed=seed, client=client, **options)
-    cpu_seconds = time.thread_time() - cpu_started if threads == 1 else math.nan
-    return network, time.perf_counter() - started, cpu_seconds
+    earlier = [record for record in network.attrs.get("history", []) if record.get("restored")]
+    seconds = time.perf_counter() - started + sum(record["seconds"] for record in earlier)
+    cpu_seconds = time.thread_time() - cpu_started + sum(record["cpu_seconds"] for record in earlier)
+    return network, seconds, cpu_seconds if threads == 1 else math.nan
 
 
 def _start_trainings(
@@ -269,7 +276,7 @@ def _start_trainings(
         for method, seed in runs:
             path = paths[(method, dataset_id, seed)]
             if get_method(method).supervised and (path is None or not path.is_file()):
-                future = client.submit(_compute, data, method, seed, None, parts, TASK_THREADS, pure=False)
+                future = client.submit(_compute, data, method, seed, None, parts, TASK_THREADS, path, pure=False)
                 future.add_done_callback(partial(_store_finished, path))
                 started[(method, dataset_id, seed)] = future
     return started
@@ -355,7 +362,7 @@ def run_benchmark(
             future = trainings.get((method, dataset_id, seed))
             computed = _trained(future, path) if future else _read_stored(path)
             if computed is None:
-                computed = _store(path, _compute(data, method, seed, client, parts))
+                computed = _store(path, _compute(data, method, seed, client, parts, store_path=path))
             network, seconds, cpu_seconds = computed
             table = metrics.candidate_scores(network, truth, tfs=tfs, genes=list(adata.var_names), pairs=pairs)
             scores = metrics.score_candidates(table)

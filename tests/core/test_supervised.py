@@ -130,6 +130,33 @@ def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
         supervised_infer("scgreat")(adata, tfs, training=training, cancelled=lambda: True)
 
 
+@pytest.mark.parametrize("kind", ["deepdrim", "scgreat"])
+def test_a_cancelled_training_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_one(planted, tmp_path, kind):
+    from gridapp.core.errors import Cancelled
+
+    adata, tfs, truth = planted
+    pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
+    args = (kind, adata, pairs.iloc[::2], pairs.iloc[1::2])
+    options = {"settings": TrainSettings(epochs=4, patience=10, seed=2), "members": 2, "n_neighbours": 2}
+    whole = train(*args, **options)
+    checkpoint, epochs = tmp_path / "training", []
+    with pytest.raises(Cancelled, match="before epoch 3"):  # the second model, after two of its epochs
+        train(
+            *args,
+            **options,
+            checkpoint=checkpoint,
+            progress=lambda *a: epochs.append(a),
+            cancelled=lambda: len(epochs) == 6,
+        )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["training.0", "training.1"]
+    resumed = train(*args, **options, checkpoint=checkpoint)
+    np.testing.assert_array_equal(predict(resumed, adata, pairs), predict(whole, adata, pairs))
+    losses = [(record["member"], record["epoch"], record["validation_loss"]) for record in resumed.history]
+    assert losses == [(record["member"], record["epoch"], record["validation_loss"]) for record in whole.history]
+    assert [record.get("restored", False) for record in resumed.history] == [True] * 6 + [False] * 2
+    assert not list(tmp_path.iterdir())  # checkpoints go once the training is done
+
+
 def test_deepdrim_reads_each_gene_once_per_batch_with_the_same_result_as_pair_by_pair():
     """Shared neighbour features equal the 2n + 2 images of every pair read one by one."""
     from gridapp.core.supervised.models import DeepDRIM

@@ -114,6 +114,7 @@ def test_supervised_models_train_as_dask_tasks_with_their_cpu_time(tmp_path, cli
     spec = BenchSpec(("scgreat", "pearson"), ("mHSC-GM-500-STRING",), split="test", root=str(shared("beeline")))
     result = run_benchmark(spec, client=client, cache_dir=tmp_path)
     assert len(list((tmp_path / "bench").glob("*.parquet"))) == 2  # the training is stored before the run returns
+    assert not list((tmp_path / "bench").glob("*.checkpoint*"))  # and its checkpoint is gone
     cpu = result.scores.groupby("method")["cpu_seconds"].first()
     assert cpu["scgreat"] > 0 and pd.isna(cpu["pearson"])  # only a one-thread training is timed on the CPU
     auroc = result.summary("auroc")["mHSC-GM-500-STRING"]

@@ -16,8 +16,8 @@ from gridapp.core.errors import GridappError
 from gridapp.core.methods.registry import Method, register
 
 #: keyword arguments from code: the benchmark's training pairs and candidates, training length, torch threads,
-#: callbacks, where to keep the trained model
-KEYWORDS = ("training", "candidates", "epochs", "threads", "progress", "cancelled", "save_to")
+#: callbacks, where to keep the trained model and its checkpoints
+KEYWORDS = ("training", "candidates", "epochs", "threads", "progress", "cancelled", "save_to", "checkpoint")
 #: parameters that set up training (the others describe the architecture); code may override ``epochs``
 TRAINING = ("epochs", "batch_size", "learning_rate", "patience", "members")
 

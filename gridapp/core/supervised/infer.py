@@ -4,7 +4,8 @@
 as true) they train on its pairs present in the data (same-TF negatives, a held-out tenth for early
 stopping) and return every TF × gene pair with its predicted probability as ``importance``. The
 benchmark passes BEELINE's own training / validation pairs and the test pairs to score instead;
-``save_to`` keeps the trained model (``model.pt`` + ``model.json``).
+``save_to`` keeps the trained model (``model.pt`` + ``model.json``); ``checkpoint`` names where an
+interrupted training can resume from.
 """
 
 from __future__ import annotations
@@ -106,9 +107,14 @@ def train(
     n_neighbours: int = N_NEIGHBOURS,
     progress: EpochProgress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    checkpoint: str | Path | None = None,
 ) -> Trained:
     """Train a ``kind`` model on labelled pairs (``TF, target, label``), early-stopped on ``validation``;
-    with ``members`` > 1, that many models from seeds ``settings.seed`` + 0, 1, ... averaged as an :class:`Ensemble`."""
+    with ``members`` > 1, that many models from seeds ``settings.seed`` + 0, 1, ... averaged as an :class:`Ensemble`.
+
+    With ``checkpoint``, each member's training state is kept in ``<checkpoint>.<member>`` after every epoch
+    (see :func:`~gridapp.core.supervised.training.fit`), so that an interrupted training resumes; the files
+    are removed once every member is trained."""
     settings = settings or TrainSettings()
     pairs = pd.concat([training, validation], ignore_index=True)
     batch = pair_batches(kind, adata, pairs, n_neighbours)
@@ -127,11 +133,19 @@ def train(
             member_settings,
             progress=_member_progress(progress, member, members),
             cancelled=cancelled,
+            checkpoint=_member_checkpoint(checkpoint, member),
         )
         history.extend({"member": member, **record} for record in records)
         models.append(model)
+    if checkpoint is not None:
+        for member in range(members):
+            _member_checkpoint(checkpoint, member).unlink()
     model = models[0] if members == 1 else Ensemble(models)
     return Trained(kind, model, list(adata.var_names), n_neighbours, history, members)
+
+
+def _member_checkpoint(checkpoint: str | Path | None, member: int) -> Path | None:
+    return None if checkpoint is None else Path(f"{checkpoint}.{member}")
 
 
 def _member_progress(progress: EpochProgress | None, member: int, members: int) -> EpochProgress | None:
@@ -211,6 +225,7 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
         progress: EpochProgress | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         save_to: str | Path | None = None,
+        checkpoint: str | Path | None = None,
     ) -> pd.DataFrame:
         if training is None:
             if train_prior is None:
@@ -239,6 +254,7 @@ def supervised_infer(kind: str) -> Callable[..., pd.DataFrame]:
             n_neighbours=n_neighbours,
             progress=progress,
             cancelled=cancelled,
+            checkpoint=checkpoint,
         )
         if save_to is not None:
             save_trained(trained, save_to, fingerprint=data_fingerprint(adata))

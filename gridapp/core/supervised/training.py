@@ -3,7 +3,7 @@
 A model here is a ``torch.nn.Module`` whose forward takes the tensors a ``batch(indices)`` function
 builds for a set of pairs and returns one logit per pair. Training minimises binary cross-entropy with
 Adam and keeps the weights of the epoch with the lowest validation loss, stopping after ``patience``
-epochs without improvement.
+epochs without improvement; with a checkpoint file it resumes an interrupted training.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import json
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,24 +57,33 @@ def fit(
     *,
     progress: EpochProgress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    checkpoint: Path | None = None,
 ) -> list[dict]:
     """Train ``model`` in place on the pairs ``train`` (indices into ``labels``), early-stopped on ``validation``.
 
+    With ``checkpoint``, the whole training state is written there after every epoch, and a training that
+    finds one there resumes from it: an interrupted or cancelled run continues where it stopped and ends
+    with the weights an uninterrupted run would have.
+
     Returns
     -------
-    One record per epoch: ``epoch, train_loss, validation_loss, seconds``.
+    One record per epoch: ``epoch, train_loss, validation_loss, seconds, cpu_seconds`` (this thread's), and
+    ``restored: True`` for the epochs that an earlier run trained.
     """
     target = torch.as_tensor(labels, dtype=torch.float32)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     loss = nn.BCEWithLogitsLoss()
-    order = np.random.default_rng(settings.seed)
-    best, best_state, waited, history = np.inf, copy.deepcopy(model.state_dict()), 0, []
-    for epoch in range(settings.epochs):
+    state = TrainingState(np.random.default_rng(settings.seed), copy.deepcopy(model.state_dict()))
+    if checkpoint is not None and checkpoint.is_file():
+        state.restore(checkpoint, model, optimiser)
+    for epoch in range(len(state.history), settings.epochs):
+        if state.waited >= settings.patience:
+            break
         if cancelled():
             raise Cancelled(f"training cancelled before epoch {epoch + 1}")
-        started, model_loss = time.perf_counter(), 0.0
+        started, cpu_started, model_loss = time.perf_counter(), time.thread_time(), 0.0
         model.train()
-        shuffled = train[order.permutation(len(train))]
+        shuffled = train[state.order.permutation(len(train))]
         for start in range(0, len(shuffled), settings.batch_size):
             chosen = shuffled[start : start + settings.batch_size]
             optimiser.zero_grad()
@@ -84,24 +94,68 @@ def fit(
         validation_loss = float(
             loss(torch.as_tensor(logits(model, batch, validation, settings.batch_size)), target[validation])
         )
-        history.append(
+        state.history.append(
             {
                 "epoch": epoch + 1,
                 "train_loss": model_loss / len(train),
                 "validation_loss": validation_loss,
                 "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.thread_time() - cpu_started,
             }
         )
         if progress:
             progress(epoch + 1, settings.epochs, f"epoch {epoch + 1}: validation loss {validation_loss:.4f}")
-        if validation_loss < best - 1e-4:
-            best, best_state, waited = validation_loss, copy.deepcopy(model.state_dict()), 0
+        if validation_loss < state.best - 1e-4:
+            state.best, state.best_state, state.waited = validation_loss, copy.deepcopy(model.state_dict()), 0
         else:
-            waited += 1
-            if waited >= settings.patience:
-                break
-    model.load_state_dict(best_state)
-    return history
+            state.waited += 1
+        if checkpoint is not None:
+            state.save(checkpoint, model, optimiser)
+    model.load_state_dict(state.best_state)
+    return state.history
+
+
+@dataclass
+class TrainingState:
+    """What :func:`fit` carries from epoch to epoch besides the model and optimiser."""
+
+    order: np.random.Generator
+    best_state: dict
+    best: float = np.inf
+    waited: int = 0
+    history: list[dict] = field(default_factory=list)
+
+    def save(self, path: Path, model: nn.Module, optimiser: torch.optim.Optimizer) -> None:
+        """Write this state, the model's and optimiser's, and torch's random state to ``path`` (atomically)."""
+        scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "best_state": self.best_state,
+                "best": self.best,
+                "waited": self.waited,
+                "history": self.history,
+                "order": self.order.bit_generator.state,
+                "torch_random": torch.get_rng_state(),
+            },
+            scratch,
+        )
+        scratch.replace(path)
+
+    def restore(self, path: Path, model: nn.Module, optimiser: torch.optim.Optimizer) -> None:
+        """Load what :meth:`save` wrote into this state, ``model`` and ``optimiser``."""
+        saved = torch.load(path, weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        self.best_state, self.best, self.waited, self.history = (
+            saved["best_state"],
+            saved["best"],
+            saved["waited"],
+            [{**record, "restored": True} for record in saved["history"]],
+        )
+        self.order.bit_generator.state = saved["order"]
+        torch.set_rng_state(saved["torch_random"])
 
 
 def logits(model: nn.Module, batch: Batch, indices: np.ndarray, batch_size: int = 1024) -> np.ndarray:

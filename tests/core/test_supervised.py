@@ -20,7 +20,7 @@ from gridapp.core.supervised.infer import (  # noqa: E402
     train,
 )
 from gridapp.core.supervised.pairs import labelled_pairs, tf_aware_split  # noqa: E402
-from gridapp.core.supervised.training import TrainSettings  # noqa: E402
+from gridapp.core.supervised.training import TrainSettings, seed_everything  # noqa: E402
 
 N_TFS, N_TARGETS = 24, 400
 
@@ -105,6 +105,13 @@ def test_training_is_repeatable_with_a_seed(planted):
         for _ in range(2)
     ]
     np.testing.assert_array_equal(*runs)
+
+
+def test_seeding_computes_denormal_floats_as_zeros():
+    torch.set_flush_denormal(False)
+    assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() > 0  # 1e-40: a float32 denormal
+    seed_everything(TrainSettings())
+    assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0
 
 
 def test_without_a_training_prior_the_message_says_what_to_give(planted):

@@ -31,6 +31,7 @@ from gridapp.core.supervised.training import (
     EpochProgress,
     TrainSettings,
     fit,
+    flush_denormals,
     load_state,
     probabilities,
     save_model,
@@ -168,6 +169,7 @@ def predict(trained: Trained, adata: ad.AnnData, pairs: pd.DataFrame) -> np.ndar
         )
     batch = pair_batches(trained.kind, adata, pairs, trained.n_neighbours)
     order = tiled_order(adata, pairs)
+    flush_denormals()
     scored = np.empty(len(pairs))
     scored[order] = probabilities(trained.model, batch, order)
     return scored

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -23,6 +27,7 @@ from gridapp.core.supervised.pairs import labelled_pairs, tf_aware_split  # noqa
 from gridapp.core.supervised.training import TrainSettings, seed_everything  # noqa: E402
 
 N_TFS, N_TARGETS = 24, 400
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +117,18 @@ def test_seeding_computes_denormal_floats_as_zeros():
     assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() > 0  # 1e-40: a float32 denormal
     seed_everything(TrainSettings())
     assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0
+
+
+def test_seeding_a_fresh_process_flushes_denormals_in_every_torch_thread():
+    # a product long enough for torch to split it between its two threads; the flag is per thread
+    script = (
+        "import torch\n"
+        "from gridapp.core.supervised.training import TrainSettings, seed_everything\n"
+        "seed_everything(TrainSettings(threads=2))\n"
+        "print(int((torch.full((1_000_000,), 1e-30) * 1e-10).count_nonzero()))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert run.stdout.split()[-1] == "0"
 
 
 def test_without_a_training_prior_the_message_says_what_to_give(planted):

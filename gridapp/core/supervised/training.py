@@ -42,11 +42,11 @@ class TrainSettings:
 
 
 def seed_everything(settings: TrainSettings) -> None:
-    """Seed torch, fix its thread count and flush denormal floats, so that a run repeats exactly on the
+    """Flush denormal floats, fix torch's thread count and seed it, so that a run repeats exactly on the
     same machine at a steady pace."""
-    torch.manual_seed(settings.seed)
-    torch.set_num_threads(settings.threads)
     flush_denormals()
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
 
 
 def flush_denormals() -> None:
@@ -55,6 +55,8 @@ def flush_denormals() -> None:
     As a model trains, some weights and activations decay into the denormal range, which x86 CPUs compute
     in microcode: a DeepDRIM epoch on BEELINE took twice as long by its 25th epoch as at its first. Flushed,
     later epochs cost what the first did, and the outputs change only below float32's smallest normal value.
+    The flag is per thread and torch's worker threads copy it when they start, so call this before torch
+    first runs in parallel (as :func:`seed_everything` does before setting the thread count).
     """
     torch.set_flush_denormal(True)
 

@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the supervised models need PyTorch (requirements-ml.txt)")
 
-from gridapp.core.errors import GridappError  # noqa: E402
+from gridapp.core.errors import Cancelled, GridappError  # noqa: E402
 from gridapp.core.metrics import candidate_scores, score_candidates  # noqa: E402
 from gridapp.core.supervised.infer import (  # noqa: E402
     holdout_split,
@@ -138,8 +138,6 @@ def test_without_a_training_prior_the_message_says_what_to_give(planted):
 
 
 def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
-    from gridapp.core.errors import Cancelled
-
     adata, tfs, truth = planted
     training = {"Train": labelled_pairs(truth, tfs, adata.var_names, seed=0)}
     training["Validation"] = training["Train"].iloc[::5]
@@ -156,8 +154,6 @@ def test_training_reports_each_epoch_and_stops_when_cancelled(planted):
 
 @pytest.mark.parametrize("kind", ["deepdrim", "scgreat"])
 def test_a_cancelled_training_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_one(planted, tmp_path, kind):
-    from gridapp.core.errors import Cancelled
-
     adata, tfs, truth = planted
     pairs = labelled_pairs(truth, tfs, adata.var_names, seed=0)
     args = (kind, adata, pairs.iloc[::2], pairs.iloc[1::2])

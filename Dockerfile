@@ -11,6 +11,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --chown=gridapp:gridapp . .
+# gridapp's Dask settings for `dask worker` in this image (compose.yaml's dask profile)
+RUN mkdir -p /etc/dask && cp gridapp/core/dask.yaml /etc/dask/gridapp.yaml
 
 USER gridapp
 VOLUME ["/data", "/cache"]

@@ -6,7 +6,10 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import dask
+import yaml
 from distributed import Client, LocalCluster, WorkerPlugin
 
 from gridapp.core import compat
@@ -14,6 +17,10 @@ from gridapp.core.errors import GridappError
 
 #: seconds a local cluster gets to shut down
 CLOSE_TIMEOUT = 60
+#: Dask settings for gridapp's workers (glibc malloc settings that keep freed memory for reuse); the
+#: user's own Dask configuration takes precedence
+DASK_CONFIG = Path(__file__).with_name("dask.yaml")
+dask.config.update_defaults(yaml.safe_load(DASK_CONFIG.read_text()))
 
 
 class CompatPlugin(WorkerPlugin):
@@ -39,7 +46,7 @@ def dask_client(address: str | None = None, *, n_workers: int | None = None) -> 
     ----------
     address
         Scheduler address (``tcp://host:8786``) of an existing cluster; ``None`` starts a local
-        cluster of single-threaded worker processes.
+        cluster of single-threaded worker processes with :data:`DASK_CONFIG`'s settings.
     n_workers
         Local workers; defaults to the number of CPU cores.
     """

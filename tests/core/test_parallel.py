@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import resource
 import subprocess
 import sys
 import time
@@ -54,6 +56,23 @@ def test_existing_cluster_gives_the_local_edges(planted, client, scheduler_addre
         remote.wait_for_workers(2, timeout=60)
         on_cluster = infer(adata, tfs, seed=4, client=remote)
     assert on_cluster.equals(local)
+
+
+def _faults_filling_freed_blocks(blocks: int, size: int) -> int:
+    """Minor page faults of this thread while it fills and frees ``blocks`` blocks of ``size`` bytes in turn."""
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for _ in range(blocks):
+        block = b"\x01" * size
+        del block
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the worker's malloc settings are glibc's")
+def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_anew(client):
+    size = 16 * 2**20
+    faults = client.submit(_faults_filling_freed_blocks, 10, size, pure=False).result()
+    # with Dask's default settings each block is mapped anew: 10 blocks' pages
+    assert faults < 3 * size / resource.getpagesize()
 
 
 def test_unreachable_scheduler_is_a_clear_error():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from gridapp.app.access import Access
 from gridapp.app.queue import celery_of, job_manager
 from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
 from gridapp.jobs.bench import DEFAULT_ROOT
@@ -17,9 +18,9 @@ from gridapp.jobs.params import DATA_DIR
 from gridapp.jobs.pipeline import JobLimits
 
 
-def _limit(variable: str) -> int | None:
+def _limit(variable: str, kind: type = int) -> float | None:
     value = os.environ.get(variable)
-    return int(value) if value else None
+    return kind(value) if value else None
 
 
 def _settings(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +45,34 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-upload-mb", type=int, default=int(os.environ.get("GRIDAPP_MAX_UPLOAD_MB", 500)))
     parser.add_argument(
+        "--max-file-mb",
+        type=int,
+        default=_limit("GRIDAPP_MAX_FILE_MB"),
+        help="largest file under the data roots a request may have read (default: no limit)",
+    )
+    parser.add_argument(
+        "--max-dataset-mb",
+        type=int,
+        default=_limit("GRIDAPP_MAX_DATASET_MB"),
+        help="largest dataset once decompressed, checked before loading (default: 10 x --max-upload-mb)",
+    )
+    parser.add_argument(
+        "--max-job-minutes",
+        type=float,
+        default=_limit("GRIDAPP_MAX_JOB_MINUTES", float),
+        help="stop a job still computing after this long (default: no limit)",
+    )
+    parser.add_argument(
+        "--auth-header",
+        default=os.environ.get("GRIDAPP_AUTH_HEADER") or None,
+        help="trust this request header (set by an authenticating proxy) as the user name; login required",
+    )
+    parser.add_argument(
+        "--basic-auth",
+        default=os.environ.get("GRIDAPP_BASIC_AUTH") or None,
+        help="file of user:password-hash lines (werkzeug hashes); HTTP basic login required",
+    )
+    parser.add_argument(
         "--max-cells", type=int, default=_limit("GRIDAPP_MAX_CELLS"), help="largest job, in cells (default: no limit)"
     )
     parser.add_argument(
@@ -67,8 +96,12 @@ app = create_app(
     data_roots=SETTINGS.data_roots,
     cache_dir=SETTINGS.cache_dir,
     max_upload_mb=SETTINGS.max_upload_mb,
+    max_file_mb=SETTINGS.max_file_mb,
+    max_dataset_mb=SETTINGS.max_dataset_mb,
     limits=JobLimits(SETTINGS.max_cells, SETTINGS.max_genes),
     max_jobs=SETTINGS.max_jobs,
+    max_job_minutes=SETTINGS.max_job_minutes,
+    access=Access.from_settings(SETTINGS.auth_header, SETTINGS.basic_auth),
     dask_scheduler=SETTINGS.dask_scheduler,
     beeline_root=SETTINGS.beeline_root,
     jobs=JOBS,

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from gridapp.app.callbacks import AppConfig, params_from_form, safe_name, save_upload
+from gridapp.app.callbacks import AppConfig, params_from_form, save_upload
 from gridapp.cli import main
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.gate import safe_name
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEMO = DATA / "demo" / "kang2018_donor1016.h5ad"
@@ -139,30 +140,31 @@ def _as_upload(path: Path) -> str:
 @pytest.mark.parametrize(("case", "name", "write", "_extra", "_cli", "says"), HOSTILE_FILES, ids=IDS)
 def test_an_upload_is_refused_with_a_message_or_kept_under_a_safe_name(tmp_path, case, name, write, _extra, _cli, says):
     config = _config(tmp_path)
-    kept = save_upload(_as_upload(DEMO), DEMO.name, config)  # an earlier upload
+    space = config.upload_dir / "user"
+    kept = save_upload(_as_upload(DEMO), DEMO.name, config, space)  # an earlier upload
     source = tmp_path / "source"
     write(source)
     if says is None:
-        saved = save_upload(_as_upload(source), name, config)
-        assert saved.parent == config.upload_dir and saved.name == safe_name(name)
+        saved = save_upload(_as_upload(source), name, config, space)
+        assert saved.parent.parent == space and saved.name == safe_name(name)
     else:
         with pytest.raises(GridappError, match=says):
-            save_upload(_as_upload(source), name, config)
+            save_upload(_as_upload(source), name, config, space)
     assert kept.read_bytes() == DEMO.read_bytes()
-    assert not [p for p in config.upload_dir.iterdir() if p.name.startswith(".")]  # no partial file left
+    assert not [p for p in space.rglob(".*")]  # no partial file left
 
 
 def test_an_upload_over_the_limit_is_refused_before_it_is_written(tmp_path):
     config = _config(tmp_path, max_upload_mb=1)
     with pytest.raises(GridappError, match="over the 1 MB limit"):
-        save_upload("data:;base64," + base64.b64encode(bytes(3 * 2**20)).decode(), "big.h5ad", config)
+        save_upload("data:;base64," + base64.b64encode(bytes(3 * 2**20)).decode(), "big.h5ad", config, tmp_path / "u")
     assert not config.upload_dir.exists() or not list(config.upload_dir.iterdir())
 
 
 def _escape_by_symlink(tmp_path: Path) -> str:
     outside = tmp_path / "outside.h5ad"
     outside.write_bytes(DEMO.read_bytes())
-    link = tmp_path / "uploads" / "link.h5ad"  # the upload folder is a data root
+    link = tmp_path / "uploads" / "user" / "link.h5ad"  # an upload space is a root for its user
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(outside)
     return str(link)

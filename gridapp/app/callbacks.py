@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
-import re
+import logging
 import shutil
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import flask
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update, set_props
 from dash.dash_table.Format import Format, Scheme
+from dash.exceptions import MissingCallbackContextException
 
+from gridapp.app.access import Access
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
+from gridapp.core.beeline import dataset_ids
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
-from gridapp.core.methods import DEFAULT_METHOD, get_method
+from gridapp.core.methods import DEFAULT_METHOD, METHODS, get_method
 from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold, score_candidates
 from gridapp.core.network import annotate_edges, select_edges
-from gridapp.core.parallel import dask_client
 from gridapp.core.priors import read_prior
 from gridapp.core.summaries import with_selection
 from gridapp.figures.auc import auc_distribution, genes_detected
@@ -35,12 +39,23 @@ from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
 from gridapp.figures.importance import importance_bins, importance_histogram, signed_bins
 from gridapp.figures.network import network_elements
-from gridapp.jobs.bench import BenchProgress, BenchResult, BenchSpec, load_result, run_benchmark, save_result
-from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table, within_roots
+from gridapp.jobs.bench import (
+    SPLITS,
+    BenchProgress,
+    BenchResult,
+    BenchSpec,
+    load_result,
+    run_benchmark,
+    save_result,
+)
+from gridapp.jobs.cache import ResultCache, is_key
+from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
+from gridapp.jobs.gate import FileGate, safe_name, store_upload
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, prepare
-from gridapp.jobs.runner import JOB_NICENESS, launch
+from gridapp.jobs.runner import OPEN_DOOR, JobDoor, launch
+
+logger = logging.getLogger(__name__)
 
 #: Control-column components whose values make a RunParams (see params_from_form).
 FORM_FIELDS = (
@@ -69,8 +84,6 @@ FORM_FIELDS = (
 #: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 PREVIEW_LOCK = threading.Lock()
-#: longest name an upload or a download is given
-MAX_NAME = 80
 #: status lines of a job still on its way
 IN_PROGRESS = ("step ", "Queued")
 QUEUED = "Queued: waiting for a free worker …"
@@ -78,36 +91,69 @@ JOB_LOST = (
     "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
     "Nothing was stored and earlier results are unchanged; launch again to retry."
 )
-#: stored results are named by a 32-hex-digit content key
-RESULT_KEY = re.compile(r"[0-9a-f]{32}")
+#: the most seeds a Benchmark page request may ask for
+MAX_BENCH_SEEDS = 10
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
 
 
 @dataclass(frozen=True)
 class AppConfig:
-    """Where the dashboard reads data and keeps results."""
+    """Where the dashboard reads data and keeps results, and how it runs jobs.
+
+    Attributes
+    ----------
+    data_roots
+        Folders whose files may be read (resolved).
+    cache
+        The result store.
+    upload_dir
+        Holds one upload space per caller (see :mod:`gridapp.app.access`).
+    max_upload_mb
+        Largest upload.
+    max_file_mb
+        Largest file under the data roots a request may have read; ``None``: no cap.
+    max_dataset_mb
+        Largest dataset once decompressed (read from its metadata before it is loaded); ``None``: no cap.
+    door
+        The job door every job kind passes (slots, priority, limits, time limit, Dask).
+    access
+        Login and upload spaces.
+    beeline_root, bench_dir, compare_dir
+        The BEELINE folder and where benchmarks and comparisons are stored.
+    """
 
     data_roots: tuple[Path, ...]
     cache: ResultCache
     upload_dir: Path
     max_upload_mb: int = 500
-    dask_scheduler: str | None = None
+    max_file_mb: int | None = None
+    max_dataset_mb: int | None = None
+    door: JobDoor = OPEN_DOOR
+    access: Access = field(default_factory=Access)
     beeline_root: Path | None = None
     bench_dir: Path | None = None
     compare_dir: Path | None = None
-    limits: JobLimits = NO_LIMITS
-    max_jobs: int | None = None
+
+    @property
+    def limits(self) -> JobLimits:
+        """The largest job, in cells and genes (the door's)."""
+        return self.door.limits
 
 
-def run_options(cache: ResultCache) -> list[dict]:
-    """Dropdown options for the cached runs, newest first."""
+def run_options(config: AppConfig) -> list[dict]:
+    """Dropdown options for the cached runs the caller may see, newest first: runs on the data roots, and
+    runs on uploads of the caller's own space (never another user's)."""
+    space = caller_space(config)
     options = []
-    for run in cache.runs():
+    for run in config.cache.runs():
         params, counts = run.params, run.summary["counts"]
+        source = Path(params["input"])
+        if source.is_relative_to(config.upload_dir) and not (space and source.is_relative_to(space)):
+            continue
         subset = ", ".join(params["cell_types"]) or "all cells"
         label = (
-            f"{Path(params['input']).name} · {subset} · {params['method']} seed {params['seed']} · "
+            f"{source.name} · {subset} · {params['method']} seed {params['seed']} · "
             f"{params['prune']} · {counts['regulons']} regulons"
         )
         options.append({"label": label, "value": run.key})
@@ -166,7 +212,7 @@ def register(app: Dash, config: AppConfig) -> None:
         if not dataset:
             return [], None, [], None, [], [], ""
         try:
-            path = within_roots(dataset, roots_of(config))
+            path = gate_of(config).dataset(dataset)
             columns, layers = list(category_columns(obs_table(path))), layer_names(path)
         except GridappError as err:
             return [], None, [], None, [], [], str(err)
@@ -186,7 +232,10 @@ def register(app: Dash, config: AppConfig) -> None:
         def choose_column(column, dataset):
             if not (column and dataset):
                 return [], []
-            counts = category_columns(obs_table(within_roots(dataset, roots_of(config)))).get(column, {})
+            try:
+                counts = category_columns(obs_table(gate_of(config).dataset(dataset))).get(column, {})
+            except GridappError:
+                return [], []
             return [{"label": f"{value} ({n:,} cells)", "value": value} for value, n in counts.items()], []
 
     @app.callback(
@@ -200,7 +249,10 @@ def register(app: Dash, config: AppConfig) -> None:
     def show_cell_count(donors, cell_types, donor_key, celltype_key, dataset):
         if not dataset:
             return ""
-        obs = obs_table(within_roots(dataset, roots_of(config)))
+        try:
+            obs = obs_table(gate_of(config).dataset(dataset))
+        except GridappError as err:
+            return str(err)
         n = count_cells(obs, [(donor_key, donors or []), (celltype_key, cell_types or [])])
         return f"{n:,} of {len(obs):,} cells selected"
 
@@ -219,10 +271,11 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def receive_upload(contents, filename, options):
         try:
-            path = save_upload(contents, filename, config)
+            path = save_upload(contents, filename, config, caller_space(config))
         except GridappError as err:
             return no_update, no_update, f"Upload refused: {err}"
-        return [*options, {"label": f"{path.name} (uploaded)", "value": str(path)}], str(path), ""
+        option = {"label": f"{path.name} (uploaded)", "value": str(path)}
+        return [*[o for o in options or [] if o != option], option], str(path), ""
 
     @app.callback(
         Output("genes-detected", "figure"),
@@ -246,24 +299,22 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("runs", "options"),
         Input("launch", "n_clicks"),
         *[State(field, "value") for field in FORM_FIELDS],
-        progress=[Output("progress", "value"), Output("status", "children")],
+        progress=[Output("progress", "value"), Output("status", "children"), Output("job-key", "data")],
         **background_job("launch", "cancel"),
     )
-    def launch_run(set_progress, _, *values):
+    def launch_run(set_progress, n_clicks, *values):
         try:
             params = form_params(values)
+            job = {"launch": n_clicks, "key": cache.key(params)}  # hashed here, in the job, never in a request
             key = launch(
                 params,
                 cache,
-                dask_scheduler=config.dask_scheduler,
-                progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …")),
-                limits=config.limits,
-                max_jobs=config.max_jobs,
-                niceness=JOB_NICENESS,
+                config.door,
+                progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …", job)),
             )
         except GridappError as err:
             return no_update, f"Run failed: {err}", no_update
-        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(cache)
+        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config)
 
     report_cancel(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
 
@@ -272,15 +323,10 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("job-watch", "disabled"),
         Output("status", "children", allow_duplicate=True),
         Input("launch", "n_clicks"),
-        *[State(field, "value") for field in FORM_FIELDS],
         prevent_initial_call=True,
     )
-    def watch_launch(_, *values):
-        try:
-            key = cache.key(form_params(values))
-        except (GridappError, OSError):
-            return None, True, no_update  # the job itself says what is wrong
-        return {"key": key, "started": False}, False, QUEUED
+    def watch_launch(n_clicks):
+        return {"launch": n_clicks, "started": False}, False, QUEUED  # the job reports its key (job-key)
 
     @app.callback(
         Output("launched", "data", allow_duplicate=True),
@@ -290,14 +336,17 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("cancel", "disabled", allow_duplicate=True),
         Input("job-watch", "n_intervals"),
         State("launched", "data"),
+        State("job-key", "data"),
         State("status", "children"),
         State("launch", "disabled"),
         prevent_initial_call=True,
     )
-    def watch_job(_, launched, status, launch_disabled):
-        if not launched:
+    def watch_job(_, launched, job, status, launch_disabled):
+        if not isinstance(launched, dict):
             return None, True, no_update, no_update, no_update
-        verdict = job_verdict(cache.state(launched["key"]), launched["started"], status, launch_disabled)
+        key = job.get("key") if isinstance(job, dict) and job.get("launch") == launched.get("launch") else None
+        state = cache.state(key) if is_key(key) else "idle"
+        verdict = job_verdict(state, bool(launched.get("started")), status, launch_disabled)
         if verdict == "running":
             return {**launched, "started": True}, False, no_update, no_update, no_update
         if verdict == "waiting":
@@ -316,10 +365,10 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def open_output(_, folder):
         try:
-            key = cache.import_pyscenic(within_roots(folder or "", roots_of(config)))
+            key = cache.import_pyscenic(gate_of(config).folder(folder, "pySCENIC output folder"))
         except GridappError as err:
             return no_update, no_update, f"Cannot open that output: {err}"
-        return key, run_options(cache), ""
+        return key, run_options(config), ""
 
     @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)
     def open_run(key):
@@ -397,7 +446,7 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def update_network(key, log_threshold, top_n, regulon, hops, occurrence, score_prior):
         try:
-            prior = str(within_roots(score_prior, roots_of(config))) if score_prior else None
+            prior = str(gate_of(config).file(score_prior, "prior")) if score_prior else None
         except GridappError as err:
             return *network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)[:4], str(err)
         return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
@@ -559,11 +608,11 @@ def register(app: Dash, config: AppConfig) -> None:
             return no_update
         if ctx.triggered_id == "export-edges":
             try:
-                prior = str(within_roots(prior, roots_of(config))) if prior else None
+                prior = str(gate_of(config).file(prior, "prior")) if prior else None
             except GridappError:  # a path outside the data roots: nothing is read or sent
                 return no_update
             view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
-            name = f"subnetwork_{safe_name(regulon or 'all')}_{10**log_threshold:.3g}.csv"
+            name = f"subnetwork_{safe_name(str(regulon or 'all'))}_{10**log_threshold:.3g}.csv"
             return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
         if ctx.triggered_id == "export-binary":
             adata = cache.load(key).adata
@@ -637,9 +686,26 @@ def bench_spec(config: AppConfig, methods, datasets, split, seeds) -> BenchSpec:
         raise GridappError("No BEELINE data is configured.", "Start the dashboard with --beeline-root.")
     if not methods or not datasets:
         raise GridappError("Choose at least one method and one BEELINE set.")
-    return BenchSpec(
-        tuple(methods), tuple(datasets), split=split or "full", seeds=int(seeds or 1), root=str(config.beeline_root)
-    )
+    methods = _chosen(methods, list(METHODS), "method")
+    datasets = _chosen(datasets, dataset_ids(config.beeline_root), "set")
+    if split not in (None, *SPLITS) or not isinstance(seeds, int | str | None):
+        raise GridappError("Choose a split and a number of seeds from the page.", "Reload the page.")
+    try:
+        seeds = int(seeds or 1)
+    except ValueError as err:
+        raise GridappError(f"Seeds must be a whole number, got {seeds!r}.") from err
+    if not 1 <= seeds <= MAX_BENCH_SEEDS:
+        raise GridappError(f"Seeds must be 1 to {MAX_BENCH_SEEDS} here, got {seeds}.")
+    return BenchSpec(methods, datasets, split=split or "full", seeds=seeds, root=str(config.beeline_root))
+
+
+def _chosen(values: object, allowed: list[str], what: str) -> tuple[str, ...]:
+    """``values`` as a tuple when each is one of ``allowed`` (a request names only what the page offered)."""
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or any(value not in allowed for value in values):
+        raise GridappError(f"Choose each {what} from the list on the page.", "Reload the page if the list changed.")
+    return tuple(values)
 
 
 def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgress) -> str:
@@ -648,8 +714,8 @@ def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgres
     folder = config.bench_dir / key
     if (folder / "scores.csv").is_file():
         return key
-    with dask_client(config.dask_scheduler) as client:
-        result = run_benchmark(spec, client=client, cache_dir=config.bench_dir, progress=progress)
+    with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
+        result = run_benchmark(spec, client=job.client, cache_dir=config.bench_dir, progress=progress)
     store_once(folder, lambda scratch: save_result(result, scratch))
     return key
 
@@ -669,7 +735,7 @@ def store_once(folder: Path, write: Callable[[Path], object]) -> None:
 
 def _bench_result(bench_dir: Path | None, key: str | None) -> BenchResult | None:
     """A stored benchmark result; ``None`` for a key that is not a stored result's (nothing outside bench_dir)."""
-    if bench_dir is None or not RESULT_KEY.fullmatch(key or "") or not (bench_dir / key / "scores.csv").is_file():
+    if bench_dir is None or not is_key(key) or not (bench_dir / key / "scores.csv").is_file():
         return None
     return load_result(bench_dir / key)
 
@@ -678,12 +744,22 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
     """RunParams from the control column's values, keyed by component id (paths checked against the data roots)."""
     if not (form.get("dataset") and form.get("tfs")):
         raise GridappError("Choose a dataset and a TF list.")
+    gate = gate_of(config)
     prune = form.get("prune") or "none"
     donors, cell_types = tuple(form.get("donors") or ()), tuple(form.get("cell-types") or ())
-    method = get_method(form.get("method") or DEFAULT_METHOD)
+    method = get_method(str(form.get("method") or DEFAULT_METHOD))
+    try:
+        return _run_params(form, gate, method, prune, donors, cell_types)
+    except (TypeError, ValueError) as err:
+        raise GridappError(
+            f"A setting of the form has a value of the wrong kind ({err}).", "Correct it, or reload the page."
+        ) from err
+
+
+def _run_params(form: dict, gate: FileGate, method, prune: str, donors: tuple, cell_types: tuple) -> RunParams:
     return RunParams(
-        input=str(within_roots(form["dataset"], roots_of(config))),
-        tfs=str(within_roots(form["tfs"], roots_of(config))),
+        input=str(gate.dataset(form["dataset"])),
+        tfs=str(gate.file(form["tfs"], "TF list")),
         donor_key=form.get("donor-key") if donors else None,
         donors=donors,
         cell_type_key=form.get("celltype-key"),
@@ -692,7 +768,7 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         target_layer=form.get("target-layer") if "target_layer" in method.options else None,
         tf_layer=form.get("tf-layer") if "tf_layer" in method.options else None,
         fdr=float(form.get("fdr") or 0.05),
-        train_prior=str(within_roots(form["train-prior"], roots_of(config)))
+        train_prior=str(gate.file(form["train-prior"], "training prior"))
         if "train_prior" in method.options and form.get("train-prior")
         else None,
         seed=int(form.get("seed") or 0),
@@ -701,10 +777,14 @@ def params_from_form(config: AppConfig, form: dict) -> RunParams:
         n_top_genes=int(form.get("n-top-genes") or 3000),
         auc_threshold=form.get("auc-threshold") or None,
         prune=prune,
-        prior=form.get("prior") if prune == "prior" else None,
+        prior=str(gate.file(form.get("prior"), "prior")) if prune == "prior" and form.get("prior") else None,
         prior_confidence=tuple(form.get("prior-confidence") or ()) if prune == "prior" else (),
-        motif_dbs=tuple(form.get("motif-dbs") or ()) if prune == "cistarget" else (),
-        motif_annotations=form.get("motif-annotations") if prune == "cistarget" else None,
+        motif_dbs=tuple(map(str, gate.files(form.get("motif-dbs") or [], "motif database")))
+        if prune == "cistarget"
+        else (),
+        motif_annotations=str(gate.file(form.get("motif-annotations"), "motif annotation table"))
+        if prune == "cistarget" and form.get("motif-annotations")
+        else None,
     )
 
 
@@ -845,43 +925,87 @@ def cell_colour(adata, colour_by: str, thresholds: pd.Series) -> pd.Series:
     return adata.obs[colour_by].astype(str)
 
 
-def safe_name(name: str) -> str:
-    """A file-name-safe version of ``name``: ASCII letters, digits and ``._+-`` (others become ``_``),
-    no leading dot, at most :data:`MAX_NAME` characters with the extension (``.h5ad``, ``.csv.gz``) kept."""
-    clean = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).lstrip(".") or "file"
-    if len(clean) <= MAX_NAME:
-        return clean
-    suffix = "".join(Path(clean).suffixes[-2:])[-20:]
-    return clean[: MAX_NAME - len(suffix)] + suffix
+def save_upload(contents: object, filename: object, config: AppConfig, space: Path | None) -> Path:
+    """Validate an uploaded dataset and keep it, by content, in the uploader's ``space``.
 
-
-def save_upload(contents: str, filename: str, config: AppConfig) -> Path:
-    """Validate an uploaded dataset and keep it under the upload folder (a data root)."""
-    _, encoded = contents.split(",", 1)
-    payload = base64.b64decode(encoded)
-    if len(payload) > config.max_upload_mb * 2**20:
+    Refused with a message: a caller without a space, a payload that is not a base64 data URL, one over
+    ``max_upload_mb`` (told from its length before it is decoded), a file that unpacks past the
+    dataset limit (read from its metadata before it is loaded), or one that does not read as a dataset
+    with cell annotations. Nothing is kept of a refused upload.
+    """
+    name = str(filename or "upload")
+    if space is None:
+        raise GridappError("This browser has no upload space yet.", "Reload the page (allow cookies) and upload again.")
+    if not isinstance(contents, str) or "," not in contents:
+        raise GridappError(f"{name}: the upload is not a file.", "Upload the file again.")
+    encoded = contents.split(",", 1)[1]
+    if len(encoded) * 3 // 4 > config.max_upload_mb * 2**20:
         raise GridappError(
-            f"{filename}: {len(payload) / 2**20:.0f} MB is over the {config.max_upload_mb} MB limit.",
+            f"{name}: {len(encoded) * 3 / 4 / 2**20:,.0f} MB is over the {config.max_upload_mb} MB limit.",
             "Subset the data first, or ask the administrator to raise the limit.",
         )
-    config.upload_dir.mkdir(parents=True, exist_ok=True)
-    path = config.upload_dir / safe_name(Path(filename).name)
-    scratch = path.with_name(f".{path.name}.partial")
-    scratch.write_bytes(payload)
     try:
-        adata, _ = read_dataset(scratch)
-        if not category_columns(adata.obs):
-            raise GridappError(
-                f"{filename}: has no obs column to choose cells by (donor, cell type, ...).",
-                "Add cell annotations to obs before uploading.",
-            )
-    except GridappError as err:
-        scratch.unlink()
-        raise GridappError(err.message.replace(scratch.name, filename), err.hint) from err
-    scratch.replace(path)
-    return path
+        payload = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise GridappError(f"{name}: the upload is not a file.", "Upload the file again.") from err
+    gate = FileGate.over([space], max_dataset_bytes=_megabytes(config.max_dataset_mb))
+
+    def validate(scratch: Path) -> None:
+        try:
+            gate.dataset(scratch)
+            adata, _ = read_dataset(scratch)
+            if not category_columns(adata.obs):
+                raise GridappError(
+                    f"{name}: has no obs column to choose cells by (donor, cell type, ...).",
+                    "Add cell annotations to obs before uploading.",
+                )
+        except GridappError as err:
+            raise GridappError(err.message.replace(scratch.name, name), err.hint) from err
+
+    return store_upload(space, name, payload, validate)
+
+
+def _megabytes(mb: int | None) -> int | None:
+    return None if mb is None else mb * 2**20
+
+
+def caller_space(config: AppConfig) -> Path | None:
+    """The calling user's upload space (named by their login or their browser's cookie), ``None`` without
+    either. In a background job, Dash hands over the launching request's headers and cookies."""
+    if flask.has_request_context():
+        headers, cookies = dict(flask.request.headers.items()), flask.request.cookies
+    else:
+        try:
+            headers, cookies = ctx.headers, ctx.cookies
+        except MissingCallbackContextException:  # called from Python, not by a request: no caller
+            return None
+    space = config.access.space(headers, cookies)
+    return config.upload_dir / space if space else None
 
 
 def roots_of(config: AppConfig) -> tuple[Path, ...]:
-    """The folders the dashboard may read: the data roots and the upload folder."""
-    return (*config.data_roots, config.upload_dir)
+    """The folders the caller may read: the data roots and their own upload space."""
+    space = caller_space(config)
+    return (*config.data_roots, *([space] if space else []))
+
+
+def gate_of(config: AppConfig) -> FileGate:
+    """The gate every file named in the caller's request passes (:class:`~gridapp.jobs.gate.FileGate`)."""
+    return FileGate.over(
+        roots_of(config),
+        max_bytes=_megabytes(config.max_file_mb),
+        max_dataset_bytes=_megabytes(config.max_dataset_mb),
+    )
+
+
+def report_error(err: Exception) -> None:
+    """The dashboard's handler of an unexpected error in any callback: logged with its traceback on the
+    server, and a message instead of an HTTP 500 on the page (earlier results stay as they were)."""
+    logger.error("callback %s failed", ctx.triggered_id if ctx else "?", exc_info=err)
+    set_props(
+        "message",
+        {
+            "children": "That request could not be answered (it may not match this page: reload it). "
+            "Earlier results are unchanged."
+        },
+    )

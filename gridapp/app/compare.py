@@ -14,21 +14,28 @@ from dash.exceptions import PreventUpdate
 
 from gridapp.app.callbacks import (
     FORM_FIELDS,
-    RESULT_KEY,
     AppConfig,
     background_job,
+    gate_of,
     params_from_form,
     report_cancel,
-    roots_of,
     run_options,
     store_once,
     table_payload,
 )
 from gridapp.core.errors import GridappError
-from gridapp.core.parallel import dask_client
 from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
-from gridapp.jobs.compare import CompareResult, CompareSpec, compare_key, load_compare, run_compare, save_compare
-from gridapp.jobs.datasets import category_columns, obs_table, within_roots
+from gridapp.jobs.cache import is_key
+from gridapp.jobs.compare import (
+    TABLES,
+    CompareResult,
+    CompareSpec,
+    compare_key,
+    load_compare,
+    run_compare,
+    save_compare,
+)
+from gridapp.jobs.datasets import category_columns, obs_table
 from gridapp.jobs.pipeline import Progress
 
 GROUP_HINTS = ("group", "condition", "stim", "treatment", "status")
@@ -36,7 +43,6 @@ GROUP_HINTS = ("group", "condition", "stim", "treatment", "status")
 
 def register(app: Dash, config: AppConfig) -> None:
     """Attach the Compare view's callbacks to ``app``."""
-    cache = config.cache
 
     @app.callback(Output("group-key", "options"), Output("group-key", "value"), Input("dataset", "value"))
     def choose_group_column(dataset):
@@ -109,7 +115,7 @@ def register(app: Dash, config: AppConfig) -> None:
         result = _comparison(config.compare_dir, key)
         if result is None:
             raise PreventUpdate
-        return result.keys["union"], run_options(cache)
+        return result.keys["union"], run_options(config)
 
     @app.callback(
         Output("compare-celltype", "options"),
@@ -165,19 +171,16 @@ def register(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("compare-download", "data"),
-        Input({"type": "compare-export", "table": "differential"}, "n_clicks"),
-        Input({"type": "compare-export", "table": "rewiring_edges"}, "n_clicks"),
-        Input({"type": "compare-export", "table": "rewiring_tfs"}, "n_clicks"),
-        Input({"type": "compare-export", "table": "rewiring_regulons"}, "n_clicks"),
-        Input({"type": "compare-export", "table": "reproducibility"}, "n_clicks"),
+        *[Input({"type": "compare-export", "table": table}, "n_clicks") for table in TABLES],
         State("comparison", "data"),
         prevent_initial_call=True,
     )
     def export_table(*clicks_and_key):
         key = clicks_and_key[-1]
-        if _comparison(config.compare_dir, key) is None or not ctx.triggered_id:
+        table = (ctx.triggered_id or {}).get("table") if isinstance(ctx.triggered_id, dict) else None
+        if table not in TABLES or _comparison(config.compare_dir, key) is None:  # names, never paths
             return no_update
-        path = config.compare_dir / key / f"{ctx.triggered_id['table']}.csv"
+        path = config.compare_dir / key / f"{table}.csv"
         return dcc.send_file(str(path)) if path.is_file() else no_update
 
 
@@ -185,7 +188,7 @@ def _columns(config: AppConfig, dataset: str | None) -> dict:
     if not dataset:
         return {}
     try:
-        return category_columns(obs_table(within_roots(dataset, roots_of(config))))
+        return category_columns(obs_table(gate_of(config).dataset(dataset)))
     except GridappError:
         return {}
 
@@ -195,8 +198,10 @@ def comparison_outputs(config: AppConfig, spec: CompareSpec, progress: Progress)
     key = compare_key(spec, config.cache)
     folder = config.compare_dir / key
     if not (folder / "compare.json").is_file():
-        with dask_client(config.dask_scheduler) as client:
-            result = run_compare(spec, config.cache, client=client, progress=progress)
+        with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
+            result = run_compare(
+                spec, config.cache, client=job.client, progress=progress, cancelled=job.cancelled, limits=job.limits
+            )
         store_once(folder, lambda scratch: save_compare(result, spec, scratch))
     return key
 
@@ -223,7 +228,7 @@ def regulon_outputs(config: AppConfig, result: CompareResult, regulon: str) -> t
 
 def _comparison(compare_dir: Path | None, key: str | None) -> CompareResult | None:
     """A stored comparison; ``None`` for a key that is not a stored comparison's (nothing outside compare_dir)."""
-    if compare_dir is None or not RESULT_KEY.fullmatch(key or "") or not (compare_dir / key / "compare.json").is_file():
+    if compare_dir is None or not is_key(key) or not (compare_dir / key / "compare.json").is_file():
         return None
     return _load(compare_dir / key)
 

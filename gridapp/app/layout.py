@@ -40,9 +40,10 @@ def controls(
     motif_files: list[dict],
     runs: list[dict],
     outputs: list[dict],
+    max_upload_mb: int = 500,
 ) -> html.Aside:
     """The left column: dataset, subset, method and pruning choices, launch / cancel, cached runs and
-    pySCENIC outputs to open."""
+    pySCENIC outputs to open (an upload over ``max_upload_mb`` is refused by the browser)."""
     return html.Aside(
         [
             html.H2("Data"),
@@ -54,9 +55,11 @@ def controls(
             ),
             dcc.Upload(
                 id="upload",
-                children=html.Div(["Drop or ", html.A("choose"), " an .h5ad / .loom file"]),
+                children=html.Div(
+                    ["Drop or ", html.A("choose"), f" an .h5ad / .loom file (at most {max_upload_mb:,} MB)"]
+                ),
                 className="upload",
-                max_size=-1,
+                max_size=max_upload_mb * 2**20,
             ),
             _field("Donor column", dcc.Dropdown(id="donor-key")),
             _field("Donors", dcc.Dropdown(id="donors", multi=True, placeholder="all donors")),
@@ -159,6 +162,7 @@ def controls(
             html.Progress(id="progress", value="0", max="9"),
             html.Div(id="status", className="status"),
             dcc.Store(id="launched"),
+            dcc.Store(id="job-key"),
             dcc.Interval(id="job-watch", interval=2000, disabled=True),
             html.H2("Results"),
             _field("Cached runs", dcc.Dropdown(id="runs", options=runs, placeholder="open a cached run")),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import flask
 from dash import Dash, dcc, html
 from dash.background_callback.managers import BaseBackgroundCallbackManager
+from werkzeug.exceptions import HTTPException
 
 from gridapp.app import callbacks, compare
+from gridapp.app.access import COOKIE_AGE, SPACE_COOKIE, Access, new_space_cookie
 from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
 from gridapp.app.queue import celery_of, job_manager
@@ -20,9 +24,14 @@ from gridapp.jobs.datasets import list_files
 from gridapp.jobs.imports import is_pyscenic_output
 from gridapp.jobs.params import DATA_DIR
 from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
+from gridapp.jobs.runner import JOB_NICENESS, JobDoor
+
+logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
+#: bytes a request may carry beyond an upload's base64 text (the rest of a Dash callback body)
+REQUEST_OVERHEAD = 2**20
 PRIOR_WORDS = ("dorothea", "collectri", "trrust", "prior", "tf_gene_link")
 NOT_DATASETS = (*PRIOR_WORDS, "motif", "tfs", "annotation", "network", "label", "split")
 MOTIF_SUFFIXES = (
@@ -67,11 +76,15 @@ def create_app(
     data_roots: Sequence[str | Path] = (DATA_DIR,),
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
     max_upload_mb: int = 500,
+    max_file_mb: int | None = None,
+    max_dataset_mb: int | None = None,
     limits: JobLimits = NO_LIMITS,
     max_jobs: int | None = None,
+    max_job_minutes: float | None = None,
     dask_scheduler: str | None = None,
     beeline_root: str | Path | None = DEFAULT_ROOT,
     jobs: BaseBackgroundCallbackManager | None = None,
+    access: Access | None = None,
 ) -> Dash:
     """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
 
@@ -82,11 +95,18 @@ def create_app(
     cache_dir
         Results (content-addressed), uploads and the background-job store.
     max_upload_mb
-        Largest accepted upload.
+        Largest accepted upload; a larger request body is refused before it is read.
+    max_file_mb
+        Largest file under the data roots a request may have read (no cap when ``None``).
+    max_dataset_mb
+        Largest dataset once decompressed, told from its metadata before it is loaded; ``None``: ten
+        times ``max_upload_mb``.
     limits
         Largest job (cells after subsetting, genes after selection); unlimited by default.
     max_jobs
         Jobs computing at once on this machine (others wait, shown as queued); no limit when ``None``.
+    max_job_minutes
+        A job (Explore run, comparison, benchmark) still computing after this long is stopped.
     dask_scheduler
         Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
     beeline_root
@@ -94,17 +114,27 @@ def create_app(
     jobs
         Where background jobs run (:func:`gridapp.app.queue.job_manager`); forked processes of this
         server, recorded under ``cache_dir/jobs``, when ``None``.
+    access
+        Login and upload spaces (:class:`~gridapp.app.access.Access`); no login when ``None``.
     """
     cache_dir = Path(cache_dir)
     jobs = jobs or job_manager(cache_dir)
     config = callbacks.AppConfig(
         data_roots=tuple(Path(root).resolve() for root in data_roots),
         cache=ResultCache(cache_dir / "results"),
-        upload_dir=cache_dir / "uploads",
+        upload_dir=(cache_dir / "uploads").resolve(),
         max_upload_mb=max_upload_mb,
-        limits=limits,
-        max_jobs=max_jobs,
-        dask_scheduler=dask_scheduler,
+        max_file_mb=max_file_mb,
+        max_dataset_mb=max_dataset_mb or 10 * max_upload_mb,
+        door=JobDoor(
+            slots=cache_dir / "results" / ".slots",
+            max_jobs=max_jobs,
+            niceness=JOB_NICENESS,
+            limits=limits,
+            max_seconds=max_job_minutes * 60 if max_job_minutes else None,
+            dask_scheduler=dask_scheduler,
+        ),
+        access=access or Access(),
         beeline_root=Path(beeline_root) if beeline_root else None,
         bench_dir=cache_dir / "benchmarks",
         compare_dir=cache_dir / "compares",
@@ -115,10 +145,11 @@ def create_app(
         assets_folder=str(ASSETS),
         background_callback_manager=jobs,
         suppress_callback_exceptions=False,
+        on_error=callbacks.report_error,
     )
-    roots = (*config.data_roots, config.upload_dir)
 
     def layout() -> html.Div:
+        roots = callbacks.roots_of(config)
         texts = list_files(roots, (".txt", ".tsv", ".tsv.gz", ".csv", ".csv.gz", ".gmt", ".gmt.txt.gz"))
         priors = _options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)])
         explore = html.Div(
@@ -133,8 +164,9 @@ def create_app(
                     tf_lists=_options([p for p in texts if "tf" in p.name.lower() and p.suffix == ".txt"]),
                     priors=priors,
                     motif_files=_options(list_files(roots, MOTIF_SUFFIXES)),
-                    runs=callbacks.run_options(config.cache),
+                    runs=callbacks.run_options(config),
                     outputs=_options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
+                    max_upload_mb=config.max_upload_mb,
                 ),
                 views(priors),
                 compare_views(),
@@ -166,6 +198,33 @@ def create_app(
     app.layout = layout
     callbacks.register(app, config)
     compare.register(app, config)
-    app.server.wsgi_app = GATE.install().middleware(app.server.wsgi_app)  # background jobs fork between requests
+    harden(app.server, config)
+    app.server.wsgi_app = config.access.middleware(GATE.install().middleware(app.server.wsgi_app))
     app.server.add_url_rule("/healthz", "healthz", lambda: _health(config, jobs))
     return app
+
+
+def harden(server: flask.Flask, config: callbacks.AppConfig) -> None:
+    """What the Flask server does for every request: bodies over the upload limit refused before they are
+    read (413), each browser given its upload-space cookie, and errors answered with a short message,
+    never a traceback (a request the page's callbacks cannot take is a client's error, 400)."""
+    server.config["MAX_CONTENT_LENGTH"] = config.max_upload_mb * 2**20 * 4 // 3 + REQUEST_OVERHEAD
+
+    @server.after_request
+    def give_space_cookie(response: flask.Response) -> flask.Response:
+        if not flask.request.cookies.get(SPACE_COOKIE) and not config.access.login:
+            response.set_cookie(SPACE_COOKIE, new_space_cookie(), max_age=COOKIE_AGE, httponly=True, samesite="Lax")
+        return response
+
+    @server.errorhandler(413)
+    def too_large(_: HTTPException) -> tuple[str, int]:
+        return f"Request refused: it is larger than this server's {config.max_upload_mb} MB upload limit.", 413
+
+    @server.errorhandler(Exception)
+    def refuse(err: Exception) -> tuple[str, int]:
+        if isinstance(err, HTTPException):
+            return f"Request refused: {err.description}", err.code or 500
+        logger.error("request %s failed", flask.request.path, exc_info=err)
+        if flask.request.path.endswith("/_dash-update-component"):
+            return "Request refused: it does not match a callback of this page; reload the page.", 400
+        return "The server could not answer this request.", 500

@@ -129,6 +129,63 @@ def detect_format(path: Path) -> str:
     )
 
 
+def expanded_bytes(path: str | Path, cap: int) -> int:
+    """What the data in ``path`` takes once read and decompressed, in bytes, found without loading it.
+
+    HDF5 files (h5ad, loom, 10x ``.h5``): the sum of their datasets' sizes, from metadata (a gzip-compressed
+    matrix counts at its full size). Gzip files: decompressed as a stream and counted, stopping past ``cap``
+    (a decompression bomb costs at most ``cap`` bytes of work, never that much memory). Other files: their
+    size. A folder (10x ``matrix.mtx``): the sum of its files.
+
+    Parameters
+    ----------
+    path
+        The file or folder.
+    cap
+        Where counting may stop: the value returned is exact up to ``cap`` and above it past it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return sum(expanded_bytes(child, cap) for child in path.iterdir() if child.is_file())
+    with open(path, "rb") as handle:
+        head = handle.read(len(HDF5_MAGIC))
+    if head == HDF5_MAGIC:
+        return _hdf5_bytes(path)
+    if head[:2] == b"\x1f\x8b":
+        return _gunzipped_bytes(path, cap)
+    return path.stat().st_size
+
+
+def _hdf5_bytes(path: Path) -> int:
+    total = 0
+
+    def add(_: str, item: object) -> None:
+        nonlocal total
+        if isinstance(item, h5py.Dataset):
+            total += item.size * item.dtype.itemsize
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(add)
+    except OSError as err:
+        raise GridappError(
+            f"{path.name}: a damaged or truncated HDF5 file ({err}).",
+            "Copy or download the file again; check its size against the original.",
+        ) from err
+    return total
+
+
+def _gunzipped_bytes(path: Path, cap: int) -> int:
+    total = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            while total <= cap and (block := handle.read(1 << 20)):
+                total += len(block)
+    except (OSError, EOFError) as err:
+        raise GridappError(f"{path.name}: is a broken gzip file ({err}).") from err
+    return total
+
+
 def _gunzip_head(path: Path, size: int = 4096) -> bytes:
     """The first bytes of a gzip file, re-compressed so that gzip.decompress reads them."""
     with gzip.open(path, "rb") as handle:

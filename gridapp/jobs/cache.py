@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -24,12 +25,15 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
+from gridapp.core.errors import GridappError
 from gridapp.core.regulons import regulons_from_table
 from gridapp.jobs.imports import read_pyscenic_output
 from gridapp.jobs.params import RunParams, file_fingerprint
 from gridapp.jobs.pipeline import Result, write_outputs
 
 ADJACENCIES = "adjacencies.parquet"
+#: a stored result's content key (also the form of comparison and benchmark keys)
+RESULT_KEY = re.compile(r"[0-9a-f]{32}")
 #: one JSON line per computed result
 COMPUTATIONS = "computations.jsonl"
 
@@ -60,29 +64,39 @@ class ResultCache:
 
     def key(self, params: RunParams) -> str:
         """The cache key of ``params`` (input fingerprint + parameters + code version)."""
-        return params.cache_key(_fingerprint(params.input, Path(params.input).stat().st_mtime_ns))
+        return params.cache_key(_fingerprint(params.input, *_identity(params.input)))
 
     def path(self, key: str) -> Path:
         """Folder of the result stored under ``key`` (may not exist)."""
-        if not key.isalnum():
+        if not is_key(key):
             raise ValueError(f"not a cache key: {key!r}")
         return self.root / key
 
-    def __contains__(self, key: str) -> bool:
-        return (self.path(key) / "run.json").is_file()
+    def __contains__(self, key: object) -> bool:
+        return is_key(key) and (self.root / key / "run.json").is_file()
 
     def get_or_compute(self, params: RunParams, compute: Callable[[RunParams], Result]) -> str:
         """Return the key of ``params``' result, computing and storing it first when absent.
 
         Each computation is appended to ``computations.jsonl`` (key, process, host, start, seconds).
+        The input's identity (device, inode, size, modification time) is read before its fingerprint and
+        again after the computation: a result computed while the file was replaced is not stored, so a key
+        always names a result of the bytes it was computed from.
         """
+        identity = _identity(params.input)
         key = self.key(params)
         with self._lock(key):
             if key not in self:
                 for stale in self.root.glob(f".scratch-{key}-*"):  # left by a job killed while storing
                     shutil.rmtree(stale, ignore_errors=True)
                 started = time.time()
-                self.store(key, compute(params), params=params.to_dict(), cell_type_key=params.cell_type_key)
+                result = compute(params)
+                if _identity(params.input) != identity:
+                    raise GridappError(
+                        f"{Path(params.input).name}: the file changed while the job ran; nothing was stored.",
+                        "Launch again to compute on the file as it is now.",
+                    )
+                self.store(key, result, params=params.to_dict(), cell_type_key=params.cell_type_key)
                 self._log_computation(key, started)
         return key
 
@@ -91,7 +105,9 @@ class ResultCache:
         or ``idle`` (neither: not started yet, or its job died; the kernel drops a dead process's lock)."""
         if key in self:
             return "done"
-        with open(self._lock_path(key), "a") as handle:
+        if not is_key(key) or not self._lock_path(key).is_file():  # never locked: not started (nothing created)
+            return "idle"
+        with open(self._lock_path(key)) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -204,7 +220,18 @@ def _load(path: Path) -> StoredResult:
     )
 
 
+def is_key(key: object) -> bool:
+    """Whether ``key`` has the form of a result's content key (32 lower-case hex digits)."""
+    return isinstance(key, str) and RESULT_KEY.fullmatch(key) is not None
+
+
+def _identity(path: str | Path) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another without reading it: device, inode, size, mtime."""
+    info = Path(path).stat()
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
 @lru_cache(maxsize=64)
-def _fingerprint(path: str, mtime_ns: int) -> str:
-    """File fingerprint, memoised per (path, modification time): hashing a large file once."""
+def _fingerprint(path: str, *_identity: int) -> str:
+    """File fingerprint, memoised per (path, identity): hashing a large file once."""
     return file_fingerprint(path)

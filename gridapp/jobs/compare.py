@@ -24,7 +24,7 @@ from gridapp.core.io import read_dataset
 from gridapp.core.subset import MIN_CELLS, obs_column, read_tfs
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import Cancelled, Progress, cells_of, run
+from gridapp.jobs.pipeline import NO_LIMITS, Cancelled, JobLimits, Progress, cells_of, run
 
 #: strongest edges of each run that the rewiring compares when no importance threshold is given
 DEFAULT_TOP_EDGES = 5000
@@ -98,11 +98,13 @@ def run_compare(
     client: Client | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    limits: JobLimits = NO_LIMITS,
 ) -> CompareResult:
     """Run (or read from ``cache``) every run ``spec`` needs and compute its tables.
 
-    ``progress(done, total, label)`` is called before each run; ``cancelled`` is polled between runs
-    (:class:`~gridapp.jobs.pipeline.Cancelled` is raised; finished runs stay cached).
+    ``progress(done, total, label)`` is called before each run; ``cancelled`` is polled between runs and
+    steps (:class:`~gridapp.jobs.pipeline.Cancelled` is raised; finished runs stay cached); each run is held
+    to ``limits``.
     """
     donors = _donors(spec) if spec.reproducibility else []
     plan = [("union", spec.union())]
@@ -115,7 +117,10 @@ def run_compare(
         if progress:
             progress(done, len(plan), label)
         keys[label] = cache.get_or_compute(
-            params, lambda chosen: run(chosen, client=client, cache_dir=Path(cache.root) / ".motif-dbs")
+            params,
+            lambda chosen: run(
+                chosen, client=client, cache_dir=Path(cache.root) / ".motif-dbs", cancelled=cancelled, limits=limits
+            ),
         )
     union = cache.load(keys["union"])
     result = CompareResult(
@@ -218,6 +223,10 @@ def load_compare(folder: Path) -> CompareResult:
         keys=summary["keys"],
         notes=summary["notes"],
     )
+
+
+#: the tables a comparison stores (as ``<name>.csv``), the names an export may ask for
+TABLES = ("differential", "rewiring_edges", "rewiring_tfs", "rewiring_regulons", "reproducibility")
 
 
 def _tables(result: CompareResult) -> dict[str, pd.DataFrame | None]:

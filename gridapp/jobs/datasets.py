@@ -12,31 +12,24 @@ import pandas as pd
 
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
+from gridapp.jobs.gate import FileGate
 
 DATA_SUFFIXES = (".h5ad", ".loom", ".h5", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 #: obs columns with more distinct values than this are not offered as donor / cell-type columns.
 MAX_CATEGORIES = 200
 
 
-def within_roots(path: str | Path, roots: Sequence[str | Path]) -> Path:
-    """Resolve ``path`` (symlinks included) and refuse it unless it lies under one of ``roots``."""
-    resolved = Path(path).resolve()
-    for root in roots:
-        if resolved.is_relative_to(Path(root).resolve()):
-            return resolved
-    raise GridappError(f"{Path(path).name}: is outside the data folders.", "Choose a file listed in the menu.")
-
-
 def list_files(roots: Sequence[str | Path], suffixes: Sequence[str] = DATA_SUFFIXES) -> list[Path]:
-    """Files under ``roots`` ending in one of ``suffixes``, sorted; hidden files and folders and symlinks
-    leaving the roots are skipped."""
+    """Files under ``roots`` ending in one of ``suffixes``, sorted; hidden files and folders, and what the
+    :class:`~gridapp.jobs.gate.FileGate` over ``roots`` refuses (symlinks leaving them, FIFOs), are skipped."""
+    gate = FileGate.over(roots)
     found = []
     for root in roots:
         for path in sorted(Path(root).rglob("*")):
             hidden = any(part.startswith(".") for part in path.relative_to(root).parts)  # e.g. cache scratch
-            if not hidden and path.is_file() and path.name.endswith(tuple(suffixes)):
+            if not hidden and path.name.endswith(tuple(suffixes)):
                 try:
-                    found.append(within_roots(path, roots))
+                    found.append(gate.file(path))
                 except GridappError:
                     continue
     return list(dict.fromkeys(found))

@@ -1,15 +1,25 @@
-"""Launch a pipeline run into the result cache (used by the dashboard's background jobs)."""
+"""The job door: the one way a server's jobs (Explore runs, comparisons, benchmarks) start.
+
+Every job kind passes the same :class:`JobDoor`: a lower CPU priority, one of a fixed number of slots
+(others wait, cancellable), the server's cell / gene limits, a time limit, and a Dask client. Nothing a
+job reads is hashed or loaded before it is through the door, which runs in the job's own process.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from gridapp.core.errors import Cancelled
+from distributed import Client
+
+from gridapp.core.errors import Cancelled, GridappError
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
@@ -19,19 +29,115 @@ from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, Progress, run
 JOB_NICENESS = 10
 
 
+@dataclass(frozen=True)
+class Job:
+    """A job through the door: its Dask client, its limits and its stop check.
+
+    Attributes
+    ----------
+    client
+        The Dask client the job computes with.
+    limits
+        The largest subset the job may work on.
+    cancelled
+        Polled between steps: ``True`` once the user cancelled.
+    """
+
+    client: Client
+    limits: JobLimits
+    cancelled: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class JobDoor:
+    """How a server runs its jobs (a CLI run passes the default door: no limits).
+
+    Attributes
+    ----------
+    slots
+        Folder of the slot lock files shared by every process of the server (and its workers).
+    max_jobs
+        Jobs computing at once; ``None``: no limit.
+    niceness
+        CPU priority of the job's process and its local Dask workers (:data:`JOB_NICENESS` on a server).
+    limits
+        The largest subset a job may work on.
+    max_seconds
+        A job still computing after this long is stopped (nothing stored); ``None``: no limit.
+    dask_scheduler, n_workers
+        An existing Dask cluster, or the size of the local one started for each job.
+    """
+
+    slots: Path | None = None
+    max_jobs: int | None = None
+    niceness: int = 0
+    limits: JobLimits = NO_LIMITS
+    max_seconds: float | None = None
+    dask_scheduler: str | None = None
+    n_workers: int | None = None
+
+    @contextmanager
+    def enter(
+        self, *, tell: Callable[[str], object] = lambda note: None, cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[Job]:
+        """Go through the door: lower the priority, start the time limit, wait for a slot, start the Dask client.
+
+        Parameters
+        ----------
+        tell
+            Told what the job waits for (``queued …``, ``starting workers``).
+        cancelled
+            The user's cancel, polled while waiting and by the job.
+        """
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), self.niceness))
+        with ExitStack() as stack:
+            stack.enter_context(self._time_limit())
+            if self.max_jobs is not None and self.slots is not None:
+                queued = f"queued: {self.max_jobs} job(s) at a time here"
+                stack.enter_context(job_slot(self.slots, self.max_jobs, lambda: tell(queued), cancelled))
+            tell("starting workers")
+            client = stack.enter_context(dask_client(self.dask_scheduler, n_workers=self.n_workers))
+            yield Job(client, self.limits, cancelled)
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[None]:
+        """Stop the block with :class:`GridappError` after :attr:`max_seconds` (a ``SIGALRM`` timer, which
+        interrupts the job's own code between any two Python steps; only in a process's main thread, where
+        jobs run, and not at all elsewhere)."""
+        if self.max_seconds is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(_signum: int, _frame: object) -> None:
+            raise GridappError(
+                f"The job ran past this server's {self.max_seconds / 60:.3g}-minute limit and was stopped; "
+                "nothing was stored and earlier results are unchanged.",
+                "Choose fewer cells or genes, or run it with the CLI (python -m gridapp) on your own machine.",
+            )
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, self.max_seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+#: the door of a CLI run or a single user's dashboard: no slots, no limits
+OPEN_DOOR = JobDoor()
+
+
 def launch(
     params: RunParams,
     cache: ResultCache,
+    door: JobDoor = OPEN_DOOR,
     *,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
-    dask_scheduler: str | None = None,
-    n_workers: int | None = None,
-    limits: JobLimits = NO_LIMITS,
-    max_jobs: int | None = None,
-    niceness: int = 0,
 ) -> str:
-    """Return the cache key of ``params``' result, computing it (once, even when launched twice) if absent.
+    """Return the cache key of ``params``' result, computing it through ``door`` (once, even when launched
+    twice) if absent.
 
     Parameters
     ----------
@@ -39,18 +145,10 @@ def launch(
         What to compute.
     cache
         Where results are stored (and looked up first).
+    door
+        The server's job door (slots, priority, limits, time limit, Dask).
     progress, cancelled
         Step progress and cancellation, as in :func:`gridapp.jobs.pipeline.run`.
-    dask_scheduler, n_workers
-        An existing Dask cluster, or the size of the local one started for the job.
-    limits
-        The largest subset the job may work on.
-    max_jobs
-        Jobs computing at once among all that share ``cache`` on this machine; a job over the count
-        waits (reported through ``progress``, cancellable) for a free slot. ``None``: no limit.
-    niceness
-        CPU priority of the computing process and its local Dask workers (a server passes
-        :data:`JOB_NICENESS`, so that its own requests keep the CPU they need).
     """
 
     def tell(note: str) -> None:
@@ -58,20 +156,14 @@ def launch(
             progress(0, len(STEPS), note)
 
     def compute(chosen: RunParams):
-        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), niceness))
-        with ExitStack() as stack:
-            if max_jobs is not None:
-                queued = f"queued: {max_jobs} job(s) at a time here"
-                stack.enter_context(job_slot(Path(cache.root) / ".slots", max_jobs, lambda: tell(queued), cancelled))
-            tell("starting workers")
-            client = stack.enter_context(dask_client(dask_scheduler, n_workers=n_workers))
+        with door.enter(tell=tell, cancelled=cancelled) as job:
             return run(
                 chosen,
-                client=client,
+                client=job.client,
                 cache_dir=Path(cache.root) / ".motif-dbs",
                 progress=progress,
-                cancelled=cancelled,
-                limits=limits,
+                cancelled=job.cancelled,
+                limits=job.limits,
             )
 
     return cache.get_or_compute(params, compute)

@@ -10,7 +10,7 @@ from gridapp.app.callbacks import AppConfig, detected_outputs, job_verdict, para
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.pipeline import JobLimits
-from gridapp.jobs.runner import launch
+from gridapp.jobs.runner import JobDoor, launch
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -52,7 +52,7 @@ def test_a_subset_over_the_servers_limits_is_refused_by_the_preview_and_by_the_j
         detected_outputs(params, JobLimits(max_cells=100))
     assert detected_outputs(params, JobLimits(max_cells=10**6, max_genes=10**5)).data  # within the limits: drawn
     with pytest.raises(GridappError, match=r"at most 50 genes \(GRIDAPP_MAX_GENES\)") as refused:
-        launch(params, config.cache, n_workers=1, limits=JobLimits(max_genes=50))
+        launch(params, config.cache, JobDoor(limits=JobLimits(max_genes=50), n_workers=1))
     assert "lower the number of top genes" in refused.value.hint
     assert not list(config.cache.runs())  # nothing stored
 

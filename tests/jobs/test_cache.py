@@ -7,9 +7,11 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import run
@@ -110,3 +112,27 @@ def test_a_killed_job_releases_its_key_and_a_relaunch_clears_its_leftovers(tmp_p
     assert cache.state(key) == "idle" and cache.runs() == []
     assert cache.get_or_compute(PARAMS, lambda params: result) == key
     assert cache.state(key) == "done" and not list(tmp_path.glob(".scratch-*"))
+
+
+def test_a_result_computed_while_its_input_was_replaced_is_not_stored(tmp_path, result):
+    data = tmp_path / "data.h5ad"
+    data.write_bytes(Path(PARAMS.input).read_bytes())
+    params = PARAMS.with_changes(input=str(data))
+    cache = ResultCache(tmp_path / "cache")
+
+    def compute_while_replaced(_):
+        replacement = tmp_path / "other.h5ad"
+        replacement.write_bytes(data.read_bytes() + b"\0")  # another user's bytes under the same name
+        os.replace(replacement, data)
+        return result
+
+    with pytest.raises(GridappError, match="changed while the job ran"):
+        cache.get_or_compute(params, compute_while_replaced)
+    assert cache.runs() == []
+
+
+@pytest.mark.parametrize("hostile", ["../../../../tmp/x", "", None, {"a": 1}, "A" * 32, "0" * 31])
+def test_hostile_keys_are_not_results_and_create_no_file(tmp_path, hostile):
+    cache = ResultCache(tmp_path / "cache")
+    assert hostile not in cache and cache.state(hostile) == "idle"
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

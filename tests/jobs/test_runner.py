@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 
 import pytest
 
-from gridapp.core.errors import Cancelled
-from gridapp.jobs.runner import job_slot
+from gridapp.core.errors import Cancelled, GridappError
+from gridapp.jobs.runner import JobDoor, job_slot
 
 
 def _hold_slot_for_ever(folder, ready) -> None:
@@ -53,3 +54,28 @@ def test_waiting_is_cancellable_and_a_killed_holder_frees_its_slot(tmp_path):
         holder.join()
     with job_slot(tmp_path, 1, cancelled=lambda: True) as slot:  # free again: entered without waiting
         assert slot == 0
+
+
+def test_the_door_stops_a_job_past_its_time_limit(client):
+    door = JobDoor(max_seconds=1.0, dask_scheduler=client.scheduler.address)
+    started = time.monotonic()
+    with pytest.raises(GridappError, match="limit and was stopped"), door.enter():
+        time.sleep(30)
+    assert time.monotonic() - started < 15
+    with JobDoor(dask_scheduler=client.scheduler.address).enter():  # the first job's timer went with it
+        time.sleep(1.5)
+
+
+def _niceness_in_the_door(address, out) -> None:
+    with JobDoor(niceness=7, dask_scheduler=address).enter():
+        out.put(os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def test_the_door_lowers_the_job_s_cpu_priority(client):
+    out = multiprocessing.get_context("spawn").Queue()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_niceness_in_the_door, args=(client.scheduler.address, out)
+    )
+    process.start()
+    assert out.get(timeout=120) >= 7
+    process.join(30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import DEFAULT_METHOD, METHODS
 from gridapp.core.parallel import dask_client
+from gridapp.core.priors import read_prior
 from gridapp.figures.benchmark import curves_figure
 from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_benchmark, write_benchmark
 from gridapp.jobs.cache import ResultCache
@@ -156,18 +158,20 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
     if chosen:
         fields["prune"] = {"--motif-db": "cistarget", "--prior": "prior", "--no-prune": "none"}[chosen[0]]
     given = {name: value for name, value in fields.items() if value not in (None, ())}
-    if args.demo:
-        return RunParams.demo(**given)
     missing = [flag for flag, name in (("--input", "input"), ("--tfs", "tfs")) if name not in given]
-    if missing:
+    if missing and not args.demo:
         raise GridappError(f"Missing {' and '.join(missing)}.", "Give them, or use --demo for the embedded data.")
-    return RunParams(**given)
+    params = RunParams.demo(**given) if args.demo else RunParams(**given)
+    if params.prior:  # a bad prior fails now, not at the prune step after minutes of inference
+        read_prior(params.prior, confidence=params.prior_confidence)
+    return params
 
 
 @contextmanager
 def _progress_bar() -> Iterator[Progress]:
-    """A tqdm bar over the pipeline steps, named after the step in progress."""
-    with tqdm(total=len(STEPS), unit="step", file=sys.stderr, bar_format=BAR_FORMAT) as bar:
+    """A tqdm bar over the pipeline steps, named after the step in progress; only on a terminal (``disable=None``):
+    in a log or a pipe its redraws would come before the messages."""
+    with tqdm(total=len(STEPS), unit="step", file=sys.stderr, bar_format=BAR_FORMAT, disable=None) as bar:
 
         def advance(index: int, total: int, name: str) -> None:
             bar.set_description_str(f"{name:<9}")
@@ -180,8 +184,9 @@ def _progress_bar() -> Iterator[Progress]:
 
 @contextmanager
 def _run_bar() -> Iterator[Progress]:
-    """A tqdm bar over whole runs (compare, bench), named after the run in progress."""
-    with tqdm(total=1, unit="run", file=sys.stderr, bar_format=BAR_FORMAT.replace("steps", "runs")) as bar:
+    """A tqdm bar over whole runs (compare, bench), named after the run in progress; only on a terminal."""
+    bar_format = BAR_FORMAT.replace("steps", "runs")
+    with tqdm(total=1, unit="run", file=sys.stderr, bar_format=bar_format, disable=None) as bar:
 
         def advance(done: int, total: int, label: str) -> None:
             bar.total = total
@@ -196,14 +201,23 @@ def _say(message: str) -> None:
     print(message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), file=sys.stderr)
 
 
+class _Terminated(BaseException):  # not an Exception: no `except Exception` on the way may stop it
+    """Raised in the main thread on SIGTERM, so that the scratch folder and the local Dask cluster are cleaned up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code (0 ok, 2 bad input, 130 cancelled, 1 internal error)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 130 cancelled, 143 terminated, 1 internal error)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.debug:
         warnings.simplefilter("ignore")
         for name in ("pyscenic", "distributed", "arboreto"):
             logging.getLogger(name).setLevel(logging.ERROR)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         report = {"run": _run, "compare": _compare, "bench": _bench}[args.command](args)
     except GridappError as err:
@@ -212,11 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except Exception as err:
         if args.debug:
             raise
         _say(f"internal error: {type(err).__name__}: {err}\n  hint: rerun with --debug and report it.")
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     report()
     return 0
 

@@ -12,10 +12,14 @@ layer: its default OpenMP layer kills a process that forks after using it, and g
 (Dash background jobs, pySCENIC's worker processes, Dask's resource tracker).
 
 It also turns off dask's automatic conversion of object columns to pyarrow strings, which would
-turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their text.
+turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their text, and silences the
+warning ctxcore prints when it is imported (it uses setuptools' deprecated ``pkg_resources``): a user can
+do nothing about it, and it would come before every message of the CLI.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import dask
 import numba
@@ -32,6 +36,8 @@ RESTORATIONS: tuple[tuple[object, str, object], ...] = (
 DASK_CONFIG = {"dataframe.convert-string": False}
 #: A numba threading layer that survives fork().
 NUMBA_THREADING_LAYER = "workqueue"
+#: The start of the warning ctxcore's import gives.
+PKG_RESOURCES_WARNING = "pkg_resources is deprecated as an API"
 
 
 def apply() -> list[str]:
@@ -43,6 +49,7 @@ def apply() -> list[str]:
     called a second time).
     """
     dask.config.set(DASK_CONFIG)
+    warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
     numba.config.THREADING_LAYER = NUMBA_THREADING_LAYER
     restored = []
     for owner, name, replacement in RESTORATIONS:

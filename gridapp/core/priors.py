@@ -45,8 +45,11 @@ def read_prior(path: str | Path, *, confidence: Sequence[str] = ()) -> pd.DataFr
     name = path.name.lower().removesuffix(".gz")
     try:
         prior = _read_gmt(path) if name.endswith((".gmt", ".gmt.txt")) else _read_table(path, name)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as err:
-        raise GridappError(f"{path.name}: cannot read the prior table ({err}).") from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as err:
+        raise GridappError(
+            f"{path.name}: cannot read the prior table ({err}).",
+            "Give a TSV/CSV with TF and target columns (DoRothEA, CollecTRI, TRRUST) or a GMT.",
+        ) from err
     if confidence:
         if not prior["confidence"].astype(bool).any():
             raise GridappError(

@@ -96,7 +96,8 @@ class RunParams:
             raise GridappError("Prior pruning needs a prior network.", "Give --prior FILE.")
         if self.runs < 1 or not 0 < self.min_occurrence <= 1:
             raise GridappError(
-                f"--runs must be ≥ 1 and --min-occurrence in (0, 1], got {self.runs} and {self.min_occurrence}."
+                f"--runs must be ≥ 1 and --min-occurrence in (0, 1], got {self.runs} and {self.min_occurrence}.",
+                "Give --runs 1 for a single run, or more with a --min-occurrence share such as 0.8.",
             )
         method = get_method(self.method)
         layers = [name for name in ("target_layer", "tf_layer") if getattr(self, name)]
@@ -121,7 +122,16 @@ class RunParams:
                 "Use --prior FILE (enrichment filter) or --no-prune.",
             )
         if self.n_top_genes < 1:
-            raise GridappError(f"--n-top-genes must be positive, got {self.n_top_genes}.")
+            raise GridappError(
+                f"--n-top-genes must be positive, got {self.n_top_genes}.",
+                "Give the number of highly variable genes to keep besides the TFs, or leave it out for the default.",
+            )
+        if self.auc_threshold is not None and not 0 < self.auc_threshold <= 1:
+            raise GridappError(
+                f"--auc-threshold must be in (0, 1], got {self.auc_threshold}.",
+                "It is the share of each cell's top-ranked genes AUCell scores (e.g. 0.05); "
+                "leave it out to choose it from the data.",
+            )
 
     @classmethod
     def demo(cls, **overrides: object) -> RunParams:

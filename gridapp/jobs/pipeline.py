@@ -399,9 +399,15 @@ def output_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
             f"{out}: the output folder already holds files.",
             "Choose an empty or new folder, or add --overwrite to replace its content.",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
     scratch = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
-    scratch.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scratch.mkdir()
+    except OSError as err:
+        raise GridappError(
+            f"{out}: cannot create the output folder ({err.strerror or err}).",
+            f"Choose an --out whose parent folder ({out.parent}) you can write to.",
+        ) from err
     try:
         yield scratch
         if out.exists():

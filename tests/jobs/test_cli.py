@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import anndata as ad
 import loompy
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from gridapp.cli import build_parser, main, params_from_args
 from gridapp.core.motifs import CTXCORE_SUFFIX
 from gridapp.core.subset import read_tfs
 from tests.conftest import PYSCENIC_RESOURCES
+from tests.processes import ROOT
 
 DEMO_SUBSET = [
     "--celltype-key",
@@ -195,3 +205,93 @@ def test_shipped_tf_lists_by_name(tmp_path, capsys):
     assert len(human) > 1500 and {"SPI1", "CEBPB", "TCF7"} <= set(human)
     # the mouse list on human data stops at the gene step with the species named
     _fails(capsys, ["run", "--demo", "--tfs", "mouse", "--out", str(tmp_path / "o")], "another species")
+
+
+def _hint(err):
+    hints = [line.removeprefix("  hint: ").strip() for line in err.splitlines() if line.startswith("  hint: ")]
+    assert len(hints) == 1 and hints[0], err
+    return hints[0]
+
+
+@pytest.mark.parametrize("out", ["/proc/forbidden", "{tmp}/file/o"])
+def test_unwritable_output_folder_is_a_user_error(tmp_path, capsys, out):
+    (tmp_path / "file").write_text("")
+    out = out.format(tmp=tmp_path)
+    err = _fails(capsys, ["run", "--demo", "--out", out], f"{out}: cannot create the output folder")
+    assert str(Path(out).parent) in _hint(err)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--runs", "0"], "--runs must be ≥ 1"),
+        (["--n-top-genes", "-5"], "--n-top-genes must be positive"),
+        (["--auc-threshold", "7"], "--auc-threshold must be in (0, 1]"),
+        (["--prior", "{tmp}/no_columns.tsv"], "no TF/target columns"),
+        (["--prior", "{tmp}/empty.tsv"], "cannot read the prior table"),
+        (["--prior", "{tmp}/missing.tsv"], "no such prior file"),
+    ],
+)
+def test_bad_setting_names_the_problem_and_what_to_do(tmp_path, capsys, extra, message):
+    (tmp_path / "no_columns.tsv").write_text("gene\tscore\nSPI1\t1\n")
+    (tmp_path / "empty.tsv").write_text("")
+    argv = ["run", "--demo", *(part.format(tmp=tmp_path) for part in extra), "--out", str(tmp_path / "o")]
+    _hint(_fails(capsys, argv, message))
+
+
+def _gridapp(argv, **options):
+    """``python -m gridapp ARGV`` in a fresh process from the repository root, as a user types it."""
+    return subprocess.Popen([sys.executable, "-m", "gridapp", *argv], cwd=ROOT, text=True, **options)
+
+
+def test_first_line_of_a_user_error_is_the_error(tmp_path):
+    argv = ["run", "--input", "missing.h5ad", "--tfs", "human", "--workers", "1", "--out", str(tmp_path / "o")]
+    process = _gridapp(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 2 and err.startswith("error: missing.h5ad"), err
+
+
+@pytest.mark.parametrize("writable", ["NUMBA_CACHE_DIR", "user cache", "neither"])
+def test_kernels_import_with_an_unwritable_numba_cache(tmp_path, writable):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    given = tmp_path / "numba" if writable == "NUMBA_CACHE_DIR" else not_a_folder / "numba"
+    user_cache = not_a_folder / "cache" if writable == "neither" else tmp_path / "cache"
+    shown = subprocess.run(
+        [sys.executable, "-c", "import gridapp.core.aucell, numba; print(numba.config.CACHE_DIR)"],
+        cwd=ROOT,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(given), "XDG_CACHE_HOME": str(user_cache)},
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    chosen = Path(shown.stdout.strip())
+    assert chosen.is_dir()
+    if writable == "neither":  # a private temporary folder, made for this process
+        assert chosen.parent == Path(tempfile.gettempdir()) and chosen.name.startswith("gridapp-numba-")
+        shutil.rmtree(chosen)
+    else:
+        assert chosen == {"NUMBA_CACHE_DIR": given, "user cache": user_cache / "gridapp" / "numba"}[writable]
+
+
+def test_sigterm_removes_the_scratch_folder_and_the_workers(tmp_path):
+    argv = ["run", "--demo", "--n-top-genes", "200", "--workers", "2", "--out", str(tmp_path / "x")]
+    with open(tmp_path / "stderr", "w+") as stderr:
+        process = _gridapp(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+        tree, seen = psutil.Process(process.pid), set()
+        deadline = time.monotonic() + 600
+        while len(seen) < 2 or not list(tmp_path.glob(".x.partial-*")):  # workers starting or running
+            assert process.poll() is None and time.monotonic() < deadline
+            seen |= set(tree.children(recursive=True))
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        while process.poll() is None:  # workers started meanwhile must end too
+            seen |= set(tree.children(recursive=True))
+            time.sleep(0.2)
+        stderr.seek(0)
+        lines = stderr.read().splitlines()
+    # workers killed while they start may add a traceback of their own; the CLI says one line
+    assert process.returncode == 143 and lines.count("terminated") == 1
+    assert not list(tmp_path.glob(".x*")) and not (tmp_path / "x").exists()
+    _, alive = psutil.wait_procs(seen, timeout=30)
+    assert not alive

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the Celery worker command that README.md and compose.yaml give (tests/app/test_deploy.py checks they do)
+CELERY_WORKER = ("celery", "-A", "app:celery_app", "worker")
 
 
 def free_port() -> int:
@@ -37,13 +39,23 @@ def wait_for_http(url: str, timeout: float = 300, process: subprocess.Popen | No
 
 
 @contextmanager
-def running(command: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None) -> Iterator:
-    """Run ``command`` from the repository root for the duration of the block, then stop it."""
+def running(
+    command: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None, *, pythonpath: bool = True
+) -> Iterator:
+    """Run ``command`` from the repository root for the duration of the block, then stop it.
+
+    With ``pythonpath`` the repository root is put on ``PYTHONPATH``; without it (and without any
+    ``PYTHONPATH`` of this process) the command imports gridapp only as the environment installed it, as a
+    deployed service does.
+    """
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    if not pythonpath:
+        del environment["PYTHONPATH"]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         list(command),
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        env=environment,
         stdout=out,
         stderr=subprocess.STDOUT,
     )

@@ -20,6 +20,7 @@ from tests.app.browsing import launch_and_wait as _launch_and_wait
 from tests.app.browsing import text as _text
 from tests.app.browsing import type_into as _type
 from tests.app.browsing import wait as _wait
+from tests.processes import CELERY_WORKER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("celery", reason="the job queue needs celery[redis] (requirements.txt)")
@@ -46,8 +47,13 @@ def stack(tmp_path_factory):
         "GRIDAPP_DATA_ROOTS": str(ROOT / "data"),
     }
     redis = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    worker = [sys.executable, "-m", "celery", "-A", "app:celery_app", "worker", "--concurrency", "2"]
-    with running(redis, log=folder / "redis.log"), running(worker, env, folder / "worker.log") as celery:
+    # The documented command, with the environment's `celery` script and no PYTHONPATH: the jobs' spawned
+    # Dask workers find gridapp only if the environment installed it (requirements.txt's `-e .`).
+    worker = [str(Path(sys.executable).parent / CELERY_WORKER[0]), *CELERY_WORKER[1:], "--concurrency", "2"]
+    with (
+        running(redis, log=folder / "redis.log"),
+        running(worker, env, folder / "worker.log", pythonpath=False) as celery,
+    ):
         yield Stack(env, folder, celery.pid)
 
 

@@ -1,5 +1,6 @@
 """The container's entry command, run outside Docker (no Docker here): same gunicorn command, same
-environment, and its health check passes."""
+environment, and its health check passes; and the hardening of the image and compose.yaml, read from the
+files."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.processes import ROOT, free_port, running, wait_for_http
+from tests.processes import CELERY_WORKER, ROOT, free_port, running, wait_for_http
 
 DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "compose.yaml"
+PINNED = re.compile(r"\S+@sha256:[0-9a-f]{64}")
 
 
 def _instruction(name: str) -> str:
@@ -39,7 +43,8 @@ def test_the_image_command_serves_the_dashboard_and_passes_its_health_check(tmp_
     env = _environment(tmp_path)
     command = json.loads(_instruction("CMD"))
     assert env["GRIDAPP_DATA_ROOTS"] == str(ROOT / "data") and "gunicorn app:server" in command[-1]
-    with running(command, env, tmp_path / "gunicorn.log") as process:
+    # no PYTHONPATH, as in the image: gunicorn finds app.py in its folder, gridapp where it is installed
+    with running(command, env, tmp_path / "gunicorn.log", pythonpath=False) as process:
         url = f"http://127.0.0.1:{env['PORT']}"
         wait_for_http(url + "/healthz", process=process)
         check = shlex.split(_instruction("HEALTHCHECK").split(" CMD ", 1)[1])
@@ -69,3 +74,67 @@ def _assert_debug_is_off(url: str) -> None:
         urllib.request.urlopen(bogus, timeout=30)
     body = refused.value.read().decode(errors="replace")
     assert "Traceback" not in body and 'File "' not in body
+
+
+def _compose() -> dict:
+    """compose.yaml's services (YAML merge keys applied, ``${...}`` left as written)."""
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+
+
+def _default(value: str) -> str:
+    """``value`` as compose reads it when no variable is set: ``${NAME:-default}`` becomes ``default``."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_base_images_are_pinned_by_digest():
+    bases = [
+        line.split()[1] for line in DOCKERFILE.read_text(encoding="utf-8").splitlines() if line.startswith("FROM ")
+    ]
+    pulled = [service["image"] for service in _compose().values() if "build" not in service and "image" in service]
+    pulled = [image for image in pulled if image != "gridapp"]  # the image built here
+    assert bases and pulled and all(PINNED.fullmatch(image) for image in bases + pulled), bases + pulled
+
+
+def test_dockerignore_keeps_history_environments_and_secrets_out():
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {".git", ".venv", ".env", "results", "**/__pycache__"} <= set(ignored)
+
+
+def test_the_code_is_not_writable_by_the_user_the_image_runs_as():
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "COPY . ." in text and "--chown" not in text  # the code's files belong to root ...
+    assert "chmod -R go-w /app" in text  # ... and root alone may write them
+    assert _instruction("USER") not in ("root", "0")
+
+
+def test_compose_publishes_the_dashboard_on_this_machine_only_by_default():
+    published = {name: [_default(port) for port in service.get("ports", [])] for name, service in _compose().items()}
+    assert published.pop("app") == ["127.0.0.1:8050:8050"]
+    assert not any(published.values()), published  # Redis and Dask: reachable inside compose's network only
+
+
+def test_redis_asks_for_a_password_compose_requires_and_bounds_its_memory():
+    services = _compose()
+    redis = services["redis"]
+    command = " ".join(redis["command"])
+    for option in ("--requirepass", "--maxmemory ", "--maxmemory-policy noeviction", "--save ''", "--appendonly no"):
+        assert option in command, option
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    for name in ("app", "worker"):
+        assert services[name]["environment"]["GRIDAPP_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+
+
+def test_every_container_has_a_memory_limit_a_read_only_root_and_no_capabilities():
+    for name, service in _compose().items():
+        limit = service.get("mem_limit") or service.get("deploy", {}).get("resources", {}).get("limits", {}).get(
+            "memory"
+        )
+        assert limit, f"{name} has no memory limit"
+        assert service.get("read_only") is True and service.get("cap_drop") == ["ALL"], name
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+
+
+def test_readme_and_compose_start_the_worker_with_the_command_the_job_queue_test_runs():
+    documented = " ".join(CELERY_WORKER)
+    assert documented in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"exec {documented} " in " ".join(_compose()["worker"]["command"])

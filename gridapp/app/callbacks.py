@@ -24,7 +24,7 @@ from dash.exceptions import MissingCallbackContextException
 
 from gridapp.app.access import Access
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
-from gridapp.core.beeline import dataset_ids
+from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.methods import DEFAULT_METHOD, METHODS, get_method
@@ -714,6 +714,8 @@ def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgres
     folder = config.bench_dir / key
     if (folder / "scores.csv").is_file():
         return key
+    for dataset_id in spec.dataset_ids():
+        config.limits.check_cells(n_cells(spec.root, dataset_id))
     with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
         result = run_benchmark(spec, client=job.client, cache_dir=config.bench_dir, progress=progress)
     store_once(folder, lambda scratch: save_result(result, scratch))

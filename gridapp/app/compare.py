@@ -198,6 +198,7 @@ def comparison_outputs(config: AppConfig, spec: CompareSpec, progress: Progress)
     key = compare_key(spec, config.cache)
     folder = config.compare_dir / key
     if not (folder / "compare.json").is_file():
+        config.limits.check_subset(spec.union())
         with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
             result = run_compare(
                 spec, config.cache, client=job.client, progress=progress, cancelled=job.cancelled, limits=job.limits

@@ -12,9 +12,14 @@ for the fork, so that a stream of overlapping requests cannot starve a launch.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+
+logger = logging.getLogger(__name__)
+#: the longest a fork waits for the requests in progress to end
+FORK_WAIT_S = 30.0
 
 
 class ForkGate:
@@ -56,11 +61,13 @@ class ForkGate:
             self._condition.notify_all()
 
     def before_fork(self) -> None:
-        """Wait until no other thread is in a request, then hold new ones back until the fork is done."""
+        """Wait until no other thread is in a request (at most :data:`FORK_WAIT_S`: a request stuck on a slow
+        disk must not freeze the server), then hold new ones back until the fork is done."""
         self._condition.acquire()
         self._forking += 1
         self._active -= self._depth()
-        self._condition.wait_for(lambda: self._active == 0)
+        if not self._condition.wait_for(lambda: self._active == 0, timeout=FORK_WAIT_S):
+            logger.warning("forking a job while %d request(s) are still in progress", self._active)
 
     def after_fork_in_parent(self) -> None:
         """Let requests in again."""

@@ -56,7 +56,8 @@ def controls(
             dcc.Upload(
                 id="upload",
                 children=html.Div(
-                    ["Drop or ", html.A("choose"), f" an .h5ad / .loom file (at most {max_upload_mb:,} MB)"]
+                    ["Drop or ", html.A("choose"), f" an .h5ad / .loom file (at most {max_upload_mb:,} MB)"],
+                    **{"data-max-bytes": str(max_upload_mb * 2**20)},  # assets/gridapp.js says why a larger one fails
                 ),
                 className="upload",
                 max_size=max_upload_mb * 2**20,

@@ -10,6 +10,7 @@ log-normalised) ships in only some folders and serves them all.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import anndata as ad
@@ -74,6 +75,12 @@ def require_expression(root: str | Path, dataset_id: str) -> Path:
             f"Download it from BEELINE (Zenodo 3701939) or choose one of: {', '.join(dataset_ids(root))}.",
         )
     return path
+
+
+def n_cells(root: str | Path, dataset_id: str) -> int:
+    """The cells of a set's expression matrix (genes × cells), from its header line alone."""
+    with gzip.open(require_expression(root, dataset_id), "rt") as handle:
+        return len(handle.readline().rstrip("\n").split(",")) - 1
 
 
 def resolve_ids(root: str | Path, spec: str) -> list[str]:

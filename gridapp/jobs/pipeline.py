@@ -29,6 +29,7 @@ from gridapp.core.io import InputReport, read_dataset
 from gridapp.core.methods import get_method, infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
+from gridapp.jobs.datasets import obs_table
 from gridapp.jobs.params import RunParams, file_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,16 @@ class JobLimits:
     max_cells: int | None = None
     max_genes: int | None = None
 
-    def check_cells(self, adata: ad.AnnData) -> None:
-        """Raise :class:`GridappError` when the subset ``adata`` has more cells than ``max_cells``."""
-        _refuse_over(adata.n_obs, self.max_cells, "cells", "GRIDAPP_MAX_CELLS", "choose fewer cell types or donors")
+    def check_cells(self, adata: ad.AnnData | int) -> None:
+        """Raise :class:`GridappError` when the subset ``adata`` (or a cell count) has more cells than ``max_cells``."""
+        n = adata if isinstance(adata, int) else adata.n_obs
+        _refuse_over(n, self.max_cells, "cells", "GRIDAPP_MAX_CELLS", "choose fewer cell types or donors")
+
+    def check_subset(self, params: RunParams) -> None:
+        """:meth:`check_cells` on ``params``' subset, counted from the file's cell annotations alone: a job over
+        the limit is refused before it starts workers or loads the matrix."""
+        if self.max_cells is not None:
+            self.check_cells(cells_of(ad.AnnData(obs=obs_table(params.input)), params))
 
     def check_genes(self, adata: ad.AnnData) -> None:
         """Raise :class:`GridappError` when the selected genes of ``adata`` are more than ``max_genes``."""

@@ -156,6 +156,7 @@ def launch(
             progress(0, len(STEPS), note)
 
     def compute(chosen: RunParams):
+        door.limits.check_subset(chosen)
         with door.enter(tell=tell, cancelled=cancelled) as job:
             return run(
                 chosen,

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from gridapp.app.callbacks import AppConfig, detected_outputs, job_verdict, params_from_form
+from gridapp.app.callbacks import AppConfig, benchmark_outputs, detected_outputs, job_verdict, params_from_form
+from gridapp.app.compare import comparison_outputs
 from gridapp.core.errors import GridappError
+from gridapp.jobs.bench import BenchSpec
 from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.compare import CompareSpec
 from gridapp.jobs.pipeline import JobLimits
 from gridapp.jobs.runner import JobDoor, launch
 
 DATA = Path(__file__).resolve().parents[2] / "data"
+SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", DATA.parents[1] / "shared" / "data"))
 
 
 def _config(tmp_path) -> AppConfig:
@@ -80,3 +86,33 @@ def test_the_job_watcher_tells_a_lost_job_from_a_queued_cancelled_or_finished_on
     state, started, status, launch_disabled, verdict
 ):
     assert job_verdict(state, started, status, launch_disabled) == verdict
+
+
+def _limited(tmp_path, max_cells: int) -> AppConfig:
+    """A server whose job door allows ``max_cells`` cells and one job at a time (slots under tmp_path)."""
+    door = JobDoor(slots=tmp_path / "slots", max_jobs=1, limits=JobLimits(max_cells=max_cells))
+    return replace(
+        _config(tmp_path),
+        door=door,
+        compare_dir=tmp_path / "compares",
+        bench_dir=tmp_path / "bench",
+        beeline_root=SHARED / "beeline",
+    )
+
+
+def test_every_job_kind_over_the_cell_limit_is_refused_before_it_enters_the_door(tmp_path):
+    config = _limited(tmp_path, max_cells=100)
+    params = params_from_form(config, _form(method="grnboost2-fast", **{"celltype-key": "cluster_id"}))
+    spec = CompareSpec(base=params, group_key="cluster_id", groups=("B cells", "CD14+ Monocytes"))
+    refusals = [
+        lambda: launch(params, config.cache, config.door),
+        lambda: comparison_outputs(config, spec, lambda done, total, label: None),
+    ]
+    if (SHARED / "beeline" / "networks").is_dir():  # 383 cells
+        bench = BenchSpec(("pearson",), ("mDC-500-Specific",), root=str(SHARED / "beeline"))
+        refusals.append(lambda: benchmark_outputs(config, bench, lambda done, total, label: None))
+    for refuse in refusals:
+        with pytest.raises(GridappError, match="GRIDAPP_MAX_CELLS"):
+            refuse()
+    assert not (tmp_path / "slots").exists()  # no job took a slot, so none started workers
+    assert not list(config.cache.runs())

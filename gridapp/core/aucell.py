@@ -30,6 +30,8 @@ from gridapp.core.errors import GridappError
 
 #: pySCENIC's default fraction of the ranking that AUCell integrates over.
 DEFAULT_AUC_THRESHOLD = 0.05
+#: the fewest genes an AUCell ranking keeps (one gene has no area under its recovery curve)
+MIN_RANKED = 2
 DETECTED_QUANTILES = (0.01, 0.05, 0.10, 0.50, 1.0)
 #: pySCENIC scores a regulon only when this fraction of its genes is in the data (zero otherwise).
 MIN_GENES_PRESENT = 0.8
@@ -49,10 +51,11 @@ def choose_auc_threshold(adata: ad.AnnData) -> float:
     The area under the recovery curve should only cover genes that are detected in nearly every
     cell, otherwise ties among undetected genes (ordered at random) enter the score. So the
     threshold is pySCENIC's default 0.05 unless the 1 % least complex cells detect fewer genes
-    than that, in which case it is the fraction of genes those cells detect.
+    than that, in which case it is the fraction of genes those cells detect, but never fewer than
+    :data:`MIN_RANKED` genes (a ranking of one gene has no area).
     """
     q01 = float(genes_detected_quantiles(adata).loc[0.01])
-    return float(min(DEFAULT_AUC_THRESHOLD, max(q01 / adata.n_vars, 1 / adata.n_vars)))
+    return float(max(min(DEFAULT_AUC_THRESHOLD, q01 / adata.n_vars), MIN_RANKED / adata.n_vars))
 
 
 def aucell(
@@ -93,8 +96,11 @@ def aucell(
         raise GridappError(f"auc_threshold must lie in (0, 1], got {threshold}.")
     n_genes = adata.n_vars
     kept = round(threshold * n_genes)
-    if not 0 < kept < n_genes:
-        raise GridappError(f"auc_threshold {threshold} keeps {kept} of {n_genes} genes.", "Choose a larger one.")
+    if not MIN_RANKED <= kept < n_genes:
+        raise GridappError(
+            f"auc_threshold {threshold} keeps {kept} of {n_genes} genes; AUCell needs {MIN_RANKED} to {n_genes - 1}.",
+            "Choose another --auc-threshold, or keep more genes (--n-top-genes).",
+        )
     rank_cutoff = kept - 1  # as ctxcore's derive_rank_cutoff, for R SCENIC's values
     shuffled = shuffle_order(n_genes, seed)
     position = np.empty(n_genes, dtype=np.int64)

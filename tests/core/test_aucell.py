@@ -11,6 +11,7 @@ from pyscenic.aucell import aucell as pyscenic_aucell
 
 from gridapp.core.aucell import aucell, binarize, choose_auc_threshold
 from gridapp.core.embed import embed_auc
+from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.regulons import expression_frame
 from gridapp.core.summaries import celltype_summaries, top_regulons
@@ -85,6 +86,17 @@ def test_auc_threshold_follows_the_least_complex_cells():
     sparse = rich.copy()
     sparse.X[:, 8:] = 0  # every cell detects at most 8 of 400 genes
     assert choose_auc_threshold(sparse) == pytest.approx(8 / 400)
+
+
+def test_a_ranking_keeps_at_least_two_genes_and_a_smaller_threshold_gets_a_message():
+    rng = np.random.default_rng(1)
+    few = ad.AnnData(rng.poisson(5, (60, 30)).astype(np.float32), var=pd.DataFrame(index=[f"g{i}" for i in range(30)]))
+    few.X[:, 1:] = 0  # the least complex cells detect one gene: a threshold of 1/30 would rank one gene
+    assert choose_auc_threshold(few) == pytest.approx(2 / 30)
+    module = [GeneSignature(name="S", gene2weight=[f"g{i}" for i in range(10)])]
+    assert aucell(few, module).shape == (60, 1)  # the chosen threshold scores (one gene would crash the ranking)
+    with pytest.raises(GridappError, match="keeps 1 of 30 genes"):
+        aucell(few, module, auc_threshold=1 / 30)
 
 
 def _two_population_result():

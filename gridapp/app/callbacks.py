@@ -345,8 +345,7 @@ def register(app: Dash, config: AppConfig) -> None:
         if not isinstance(launched, dict):
             return None, True, no_update, no_update, no_update
         key = job.get("key") if isinstance(job, dict) and job.get("launch") == launched.get("launch") else None
-        state = cache.state(key) if is_key(key) else "idle"
-        verdict = job_verdict(state, bool(launched.get("started")), status, launch_disabled)
+        verdict = job_verdict(cache.state(key), bool(launched.get("started")), status, launch_disabled)
         if verdict == "running":
             return {**launched, "started": True}, False, no_update, no_update, no_update
         if verdict == "waiting":

@@ -100,9 +100,10 @@ class ResultCache:
                 self._log_computation(key, started)
         return key
 
-    def state(self, key: str) -> str:
+    def state(self, key: object) -> str:
         """``done`` (stored), ``running`` (a process, on any machine sharing the folder, is computing it)
-        or ``idle`` (neither: not started yet, or its job died; the kernel drops a dead process's lock)."""
+        or ``idle`` (neither: not started yet, or its job died; the kernel drops a dead process's lock).
+        Any other value (not a content key) is ``idle``; nothing is created for it."""
         if key in self:
             return "done"
         if not is_key(key) or not self._lock_path(key).is_file():  # never locked: not started (nothing created)

@@ -123,10 +123,6 @@ class FileGate:
                 self.file(child, f"file in the {what}")
         return resolved
 
-    def optional(self, path: object, what: str = "file") -> Path | None:
-        """:meth:`file`, or ``None`` when nothing was chosen."""
-        return self.file(path, what) if path else None
-
     def _inside(self, path: object, what: str) -> Path:
         if not isinstance(path, str | Path) or not str(path):
             raise GridappError(f"No {what} was chosen.", OUTSIDE_HINT)

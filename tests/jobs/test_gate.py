@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 
 import anndata as ad
 import numpy as np
@@ -46,13 +45,11 @@ def test_endless_and_special_files_are_refused_without_being_opened(root):
     os.mkfifo(root / "fifo.tsv")  # opening a FIFO for reading would block for ever
     os.symlink("/dev/zero", root / "zero.tsv")
     gate = FileGate.over([root, "/dev"])
-    started = time.monotonic()
     for path in (root / "fifo.tsv", "/dev/zero", "/dev/urandom"):
         with pytest.raises(GridappError, match="not a regular file"):
             gate.file(str(path), "prior")
     with pytest.raises(GridappError, match="outside the data folders"):
         FileGate.over([root]).file(str(root / "zero.tsv"))  # resolves to /dev/zero
-    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("hostile", [None, "", 7, ["a"], {"a": 1}, "bad\x00name"])

@@ -24,31 +24,20 @@ from dash.exceptions import MissingCallbackContextException
 
 from gridapp.app.access import Access
 from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
-from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
-from gridapp.core.methods import DEFAULT_METHOD, METHODS, get_method
+from gridapp.core.methods import DEFAULT_METHOD, get_method
 from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold, score_candidates
 from gridapp.core.network import annotate_edges, select_edges
 from gridapp.core.priors import read_prior
 from gridapp.core.summaries import with_selection
 from gridapp.figures.auc import auc_distribution, genes_detected
-from gridapp.figures.benchmark import curves_figure
 from gridapp.figures.clustermap import clicked_cell, clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
 from gridapp.figures.importance import importance_bins, importance_histogram, signed_bins
 from gridapp.figures.network import network_elements
-from gridapp.jobs.bench import (
-    SPLITS,
-    BenchProgress,
-    BenchResult,
-    BenchSpec,
-    load_result,
-    run_benchmark,
-    save_result,
-)
-from gridapp.jobs.cache import ResultCache, is_key
+from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
 from gridapp.jobs.gate import FileGate, safe_name, store_upload
 from gridapp.jobs.params import RunParams
@@ -91,8 +80,6 @@ JOB_LOST = (
     "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
     "Nothing was stored and earlier results are unchanged; launch again to retry."
 )
-#: the most seeds a Benchmark page request may ask for
-MAX_BENCH_SEEDS = 10
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 CELLTYPE_HINTS = ("cell_type", "celltype", "cluster", "type", "label")
 
@@ -521,72 +508,6 @@ def register(app: Dash, config: AppConfig) -> None:
         return page == "Benchmark", page != "Explore", page != "Compare", page != "Benchmark"
 
     @app.callback(
-        Output("bench-key", "data"),
-        Output("bench-status", "children"),
-        Input("bench-run", "n_clicks"),
-        State("bench-methods", "value"),
-        State("bench-datasets", "value"),
-        State("bench-split", "value"),
-        State("bench-seeds", "value"),
-        **background_job("bench-run", "bench-cancel", "bench-progress", "bench-status"),
-    )
-    def run_bench(set_progress, _, methods, datasets, split, seeds):
-        try:
-            key = benchmark_outputs(
-                config,
-                bench_spec(config, methods, datasets, split, seeds),
-                lambda done, total, label: set_progress((str(done), str(total), f"{done}/{total}: {label} …")),
-            )
-        except GridappError as err:
-            return no_update, f"Benchmark failed: {err}"
-        return key, "Done: scores below (networks are cached, so a rerun only re-scores)."
-
-    report_cancel(
-        app,
-        "bench-cancel",
-        "bench-status",
-        "bench-progress",
-        "Cancelled: networks finished so far stay cached; earlier scores are unchanged.",
-    )
-
-    @app.callback(
-        Output("bench-table", "data"),
-        Output("bench-table", "columns"),
-        Output("bench-curves-set", "options"),
-        Output("bench-curves-set", "value"),
-        Input("bench-key", "data"),
-        Input("bench-metric", "value"),
-        State("bench-curves-set", "value"),
-    )
-    def show_bench(key, metric, chosen):
-        result = _bench_result(config.bench_dir, key)
-        if result is None:
-            return [], [], [], None
-        table = result.summary(metric).round(3).reset_index()
-        sets = list(dict.fromkeys(ds for _, ds, _ in result.curves))
-        columns = [{"name": c, "id": c} for c in table.columns]
-        return table.to_dict("records"), columns, sets, chosen if chosen in sets else sets[0]
-
-    @app.callback(Output("bench-curves", "figure"), Input("bench-key", "data"), Input("bench-curves-set", "value"))
-    def show_bench_curves(key, dataset_id):
-        result = _bench_result(config.bench_dir, key)
-        if result is None or not dataset_id:
-            return {}
-        chosen = {(m, seed): value for (m, ds, seed), value in result.curves.items() if ds == dataset_id}
-        return curves_figure(chosen, dataset_id)
-
-    @app.callback(
-        Output("bench-download", "data"),
-        Input("bench-export", "n_clicks"),
-        State("bench-key", "data"),
-        prevent_initial_call=True,
-    )
-    def export_bench(_, key):
-        if _bench_result(config.bench_dir, key) is None:
-            return no_update
-        return dcc.send_file(str(config.bench_dir / key / "scores.csv"), filename="benchmark_scores.csv")
-
-    @app.callback(
         Output("download", "data"),
         Input("export-edges", "n_clicks"),
         Input("export-gmt", "n_clicks"),
@@ -679,48 +600,6 @@ def report_cancel(app: Dash, button: str, status: str, progress: str, note: str)
         return note, "0"
 
 
-def bench_spec(config: AppConfig, methods, datasets, split, seeds) -> BenchSpec:
-    """The Benchmark page's choices as a :class:`BenchSpec` (refused with a message when incomplete)."""
-    if config.beeline_root is None:
-        raise GridappError("No BEELINE data is configured.", "Start the dashboard with --beeline-root.")
-    if not methods or not datasets:
-        raise GridappError("Choose at least one method and one BEELINE set.")
-    methods = _chosen(methods, list(METHODS), "method")
-    datasets = _chosen(datasets, dataset_ids(config.beeline_root), "set")
-    if split not in (None, *SPLITS) or not isinstance(seeds, int | str | None):
-        raise GridappError("Choose a split and a number of seeds from the page.", "Reload the page.")
-    try:
-        seeds = int(seeds or 1)
-    except ValueError as err:
-        raise GridappError(f"Seeds must be a whole number, got {seeds!r}.") from err
-    if not 1 <= seeds <= MAX_BENCH_SEEDS:
-        raise GridappError(f"Seeds must be 1 to {MAX_BENCH_SEEDS} here, got {seeds}.")
-    return BenchSpec(methods, datasets, split=split or "full", seeds=seeds, root=str(config.beeline_root))
-
-
-def _chosen(values: object, allowed: list[str], what: str) -> tuple[str, ...]:
-    """``values`` as a tuple when each is one of ``allowed`` (a request names only what the page offered)."""
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list) or any(value not in allowed for value in values):
-        raise GridappError(f"Choose each {what} from the list on the page.", "Reload the page if the list changed.")
-    return tuple(values)
-
-
-def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgress) -> str:
-    """Run ``spec`` (unless its result is stored already), store the result, return its key."""
-    key = spec.key()
-    folder = config.bench_dir / key
-    if (folder / "scores.csv").is_file():
-        return key
-    for dataset_id in spec.dataset_ids():
-        config.limits.check_cells(n_cells(spec.root, dataset_id))
-    with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
-        result = run_benchmark(spec, client=job.client, cache_dir=config.bench_dir, progress=progress)
-    store_once(folder, lambda scratch: save_result(result, scratch))
-    return key
-
-
 def store_once(folder: Path, write: Callable[[Path], object]) -> None:
     """``write`` into a scratch folder beside ``folder``, then rename it into place: no half-written folder is
     ever seen, and when an identical job finished first its folder is kept."""
@@ -732,13 +611,6 @@ def store_once(folder: Path, write: Callable[[Path], object]) -> None:
             scratch.rename(folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _bench_result(bench_dir: Path | None, key: str | None) -> BenchResult | None:
-    """A stored benchmark result; ``None`` for a key that is not a stored result's (nothing outside bench_dir)."""
-    if bench_dir is None or not is_key(key) or not (bench_dir / key / "scores.csv").is_file():
-        return None
-    return load_result(bench_dir / key)
 
 
 def params_from_form(config: AppConfig, form: dict) -> RunParams:

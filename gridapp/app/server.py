@@ -12,7 +12,7 @@ from dash import Dash, dcc, html
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from werkzeug.exceptions import HTTPException
 
-from gridapp.app import callbacks, compare
+from gridapp.app import benchmark, callbacks, compare
 from gridapp.app.access import COOKIE_AGE, SPACE_COOKIE, Access, new_space_cookie
 from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
@@ -198,6 +198,7 @@ def create_app(
     app.layout = layout
     callbacks.register(app, config)
     compare.register(app, config)
+    benchmark.register(app, config)
     harden(app.server, config)
     app.server.wsgi_app = config.access.middleware(GATE.install().middleware(app.server.wsgi_app))
     app.server.add_url_rule("/healthz", "healthz", lambda: _health(config, jobs))

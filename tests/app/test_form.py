@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gridapp.app.callbacks import AppConfig, benchmark_outputs, detected_outputs, job_verdict, params_from_form
+from gridapp.app.benchmark import benchmark_outputs
+from gridapp.app.callbacks import AppConfig, detected_outputs, job_verdict, params_from_form
 from gridapp.app.compare import comparison_outputs
 from gridapp.core.errors import GridappError
 from gridapp.jobs.bench import BenchSpec

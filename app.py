@@ -84,6 +84,13 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-genes", type=int, default=_limit("GRIDAPP_MAX_GENES"), help="largest job, in genes (default: no limit)"
     )
+    parser.add_argument(
+        "--no-demo-result",
+        dest="demo_result",
+        action="store_false",
+        default=os.environ.get("GRIDAPP_DEMO_RESULT", "1") != "0",
+        help="on an empty cache, do not compute the embedded demo's result in the background for the first page",
+    )
     args, _ = parser.parse_known_args(argv)
     env_roots = [r for r in os.environ.get("GRIDAPP_DATA_ROOTS", "").split(os.pathsep) if r]
     args.data_roots = args.data_roots or env_roots or [str(DATA_DIR)]
@@ -105,6 +112,7 @@ app = create_app(
     dask_scheduler=SETTINGS.dask_scheduler,
     beeline_root=SETTINGS.beeline_root,
     jobs=JOBS,
+    demo_result=SETTINGS.demo_result,
 )
 server = app.server
 celery_app = celery_of(JOBS)

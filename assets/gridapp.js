@@ -1,17 +1,23 @@
 // Client-side callbacks of the gridapp dashboard (registered in gridapp/app/callbacks.py).
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gridapp: {
-        // Cell positions (customdata) of a lasso / box selection on the AUC embedding.
-        // A double click clears the selection (selectedData = null); the empty selection that
-        // plotly reports when the server redraws the embedding keeps the user's selection.
-        selectedCells: function (selection) {
+        // The cells of a lasso / box selection on the AUC embedding: their positions (customdata) and the
+        // result they were selected on, so that a selection never reaches another result's views. A double
+        // click clears the selection (selectedData = null); the empty selection that plotly reports when the
+        // server redraws the embedding keeps the user's selection.
+        selectedCells: function (selection, key) {
             if (selection === null || selection === undefined) {
-                return [];
+                return null;
             }
             const cells = (selection.points || [])
                 .filter((point) => point.customdata !== undefined)
                 .map((point) => Number(point.customdata));
-            return cells.length ? cells : window.dash_clientside.no_update;
+            return cells.length ? {key: key, cells: cells} : window.dash_clientside.no_update;
+        },
+        // The run's progress bar is full once the status says the run is done (or opened from the cache).
+        fullAtDone: function (status, max) {
+            const text = typeof status === "string" ? status : "";
+            return text.startsWith("Done") || text.startsWith("Opened") ? max : window.dash_clientside.no_update;
         },
     },
 });
@@ -38,3 +44,27 @@ function refuseOversizeUpload(event) {
 }
 document.addEventListener("change", refuseOversizeUpload, true);
 document.addEventListener("drop", refuseOversizeUpload, true);
+
+// The edge-importance slider moves in log10 units; its tooltip shows importance itself.
+window.dccFunctions = Object.assign({}, window.dccFunctions, {
+    importanceOfLog: function (value) {
+        return Number(Math.pow(10, value).toPrecision(3)).toLocaleString("en");
+    },
+});
+
+// Dash 4's sliders, radio / check lists and the upload box render controls that take no aria props: name each
+// from its field's label (or the upload box's text), so screen readers can tell them apart.
+const UNNAMED = "[role=slider]:not([aria-label]), [role=listbox]:not([aria-label]), input[type=file]:not([aria-label])";
+function nameControls() {
+    document.querySelectorAll(UNNAMED).forEach((control) => {
+        const field = control.closest(".field");
+        const label = field && field.querySelector(":scope > label");
+        const owner = control.closest("[id]");
+        const name = (label && label.textContent) || (control.type === "file" && owner && owner.textContent) ||
+            (owner && owner.id.replace(/-/g, " "));
+        if (name) {
+            control.setAttribute("aria-label", name.trim());
+        }
+    });
+}
+new MutationObserver(nameControls).observe(document.documentElement, {childList: true, subtree: true});

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridapp.app.callbacks import cell_outputs, network_outputs, summary_outputs
 from gridapp.core.parallel import dask_client
+from gridapp.figures.views import ViewState, cell_views, importance_view, network_view, summary_views
 from gridapp.jobs import cache as cache_module
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
@@ -66,9 +66,13 @@ def main() -> None:
         for i, log_threshold in enumerate(thresholds):
             regulon = regulons[i % len(regulons)] if i % 2 else None
             started = time.perf_counter()
-            network_outputs(cache, key, float(log_threshold), None, regulon, 1)
-            cell_outputs(cache, key, "X_umap_aucell", "cluster_id", regulon, None)
-            summary_outputs(cache, key, "mean_auc_z", [])
+            stored = cache.load(key)
+            state, _ = ViewState.from_values(
+                {"key": key, "log_threshold": float(log_threshold), "regulon": regulon, "colour_by": "cluster_id"}
+            ).validated(stored)
+            importance_view(stored, state, network_view(stored, state))
+            cell_views(stored, state)
+            summary_views(stored, state)
             times.append((time.perf_counter() - started) * 1000)
     times = np.array(times[1:])  # the first call fills the histogram cache
     print(f"threshold changes timed: {len(times)}; mean {times.mean():.1f} ms, max {times.max():.1f} ms")

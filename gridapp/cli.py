@@ -24,11 +24,26 @@ from gridapp.core.priors import read_prior
 from gridapp.figures.benchmark import curves_figure
 from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_benchmark, write_benchmark
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.compare import DEFAULT_TOP_EDGES, CompareResult, CompareSpec, run_compare, write_compare
+from gridapp.jobs.compare import (
+    DEFAULT_TOP_EDGES,
+    CompareResult,
+    CompareSpec,
+    IncompleteComparisonError,
+    Missing,
+    run_compare,
+    write_compare,
+)
 from gridapp.jobs.params import TF_LISTS, RunParams
 from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, output_folder, run, write_outputs
 
 BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
+#: what to give when ``compare`` lacks a choice, in the CLI's words (the Compare page has its own)
+COMPARE_HINTS = {
+    Missing.GROUPS: "Give --groups A,B (e.g. --groups ctrl,stim).",
+    Missing.GROUP_KEY: "Add --group-key COLUMN.",
+    Missing.DONOR_KEY: "Add --donor-key COLUMN.",
+    Missing.ANYTHING: "Give --group-key COL --groups A,B, or --reproducibility with --donor-key.",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,14 +278,17 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
 
 def _compare(args: argparse.Namespace) -> Callable[[], None]:
     """``compare``: the runs a comparison needs (cached), then its tables; returns what prints them."""
-    spec = CompareSpec(
-        base=params_from_args(args),
-        group_key=args.group_key,
-        groups=args.groups,
-        reproducibility=args.reproducibility,
-        threshold=args.threshold,
-        top_edges=args.top_edges,
-    )
+    try:
+        spec = CompareSpec(
+            base=params_from_args(args),
+            group_key=args.group_key,
+            groups=args.groups,
+            reproducibility=args.reproducibility,
+            threshold=args.threshold,
+            top_edges=args.top_edges,
+        )
+    except IncompleteComparisonError as err:
+        raise err.worded(COMPARE_HINTS) from err
     cache = ResultCache(_cache_dir(args) / "results")
     with (
         output_folder(args.out, overwrite=args.overwrite) as scratch,

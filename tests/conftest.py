@@ -15,6 +15,9 @@ from gridapp.core.parallel import dask_client
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# Dashboards started by tests do not compute the demo's result for their first page (a few CPU minutes each);
+# tests/app/test_first_screen.py turns it on where it is the subject.
+os.environ["GRIDAPP_DEMO_RESULT"] = "0"
 PYSCENIC_RESOURCES = Path(__import__("resources").__file__).parent / "tests"
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dash import Dash, Input, Output, State, dcc, no_update
 
-from gridapp.app.callbacks import AppConfig, background_job, report_cancel, store_once
+from gridapp.app.callbacks import QUEUED, AppConfig, background_job, say_on_click, store_once
 from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS
@@ -21,6 +22,7 @@ from gridapp.jobs.bench import (
     save_result,
 )
 from gridapp.jobs.cache import is_key
+from gridapp.jobs.runner import status_line, ticking
 
 #: the most seeds a Benchmark page request may ask for
 MAX_BENCH_SEEDS = 10
@@ -45,12 +47,14 @@ def register(app: Dash, config: AppConfig) -> None:
                 config,
                 bench_spec(config, methods, datasets, split, seeds),
                 lambda done, total, label: set_progress((str(done), str(total), f"{done}/{total}: {label} …")),
+                tell=lambda note: set_progress(("0", "1", status_line(note))),
             )
         except GridappError as err:
             return no_update, f"Benchmark failed: {err}"
         return key, "Done: scores below (networks are cached, so a rerun only re-scores)."
 
-    report_cancel(
+    say_on_click(app, "bench-run", "bench-status", "bench-progress", QUEUED)
+    say_on_click(
         app,
         "bench-cancel",
         "bench-status",
@@ -99,7 +103,7 @@ def register(app: Dash, config: AppConfig) -> None:
 def bench_spec(config: AppConfig, methods, datasets, split, seeds) -> BenchSpec:
     """The Benchmark page's choices as a :class:`BenchSpec` (refused with a message when incomplete)."""
     if config.beeline_root is None:
-        raise GridappError("No BEELINE data is configured.", "Start the dashboard with --beeline-root.")
+        raise GridappError("This server has no BEELINE data.", "Ask whoever runs it to give it the BEELINE folder.")
     if not methods or not datasets:
         raise GridappError("Choose at least one method and one BEELINE set.")
     methods = _chosen(methods, list(METHODS), "method")
@@ -124,15 +128,23 @@ def _chosen(values: object, allowed: list[str], what: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def benchmark_outputs(config: AppConfig, spec: BenchSpec, progress: BenchProgress) -> str:
-    """Run ``spec`` (unless its result is stored already), store the result, return its key."""
-    key = spec.key()
-    folder = config.bench_dir / key
-    if (folder / "scores.csv").is_file():
-        return key
-    for dataset_id in spec.dataset_ids():
-        config.limits.check_cells(n_cells(spec.root, dataset_id))
-    with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
+def benchmark_outputs(
+    config: AppConfig, spec: BenchSpec, progress: BenchProgress, tell: Callable[[str], object] = lambda note: None
+) -> str:
+    """Run ``spec`` (unless its result is stored already), store the result, return its key.
+
+    ``tell`` hears what the job is doing before its networks start (preparing, waiting for a slot, starting
+    workers), at once and then every second; ``progress`` hears each network.
+    """
+    with ticking(tell) as ticker:
+        ticker.say("preparing the benchmark")
+        key = spec.key()
+        folder = config.bench_dir / key
+        if (folder / "scores.csv").is_file():
+            return key
+        for dataset_id in spec.dataset_ids():
+            config.limits.check_cells(n_cells(spec.root, dataset_id))
+    with config.door.enter(tell=tell) as job:
         result = run_benchmark(spec, client=job.client, cache_dir=config.bench_dir, progress=progress)
     store_once(folder, lambda scratch: save_result(result, scratch))
     return key

@@ -5,41 +5,32 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import logging
 import shutil
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import flask
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update, set_props
+from dash import Dash, Input, Output, State, ctx, no_update, set_props
 from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import MissingCallbackContextException
 
 from gridapp.app.access import Access
-from gridapp.core.aucell import choose_auc_threshold, on_off, thresholds_of
+from gridapp.core.aucell import choose_auc_threshold
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.methods import DEFAULT_METHOD, get_method
-from gridapp.core.metrics import candidate_scores, precision_at, precision_by_threshold, score_candidates
-from gridapp.core.network import annotate_edges, select_edges
-from gridapp.core.priors import read_prior
-from gridapp.core.summaries import with_selection
-from gridapp.figures.auc import auc_distribution, genes_detected
-from gridapp.figures.clustermap import clicked_cell, clustermap
-from gridapp.figures.embedding import embedding_scatter
-from gridapp.figures.heatmap import tf_expression
-from gridapp.figures.importance import importance_bins, importance_histogram, signed_bins
-from gridapp.figures.network import network_elements
+from gridapp.figures.auc import genes_detected
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
-from gridapp.jobs.gate import FileGate, safe_name, store_upload
+from gridapp.jobs.gate import FileGate, store_upload
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, prepare
 from gridapp.jobs.runner import OPEN_DOOR, JobDoor, launch
@@ -75,7 +66,7 @@ PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-
 PREVIEW_LOCK = threading.Lock()
 #: status lines of a job still on its way
 IN_PROGRESS = ("step ", "Queued")
-QUEUED = "Queued: waiting for a free worker …"
+QUEUED = "Queued: starting the job …"
 JOB_LOST = (
     "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
     "Nothing was stored and earlier results are unchanged; launch again to retry."
@@ -108,6 +99,8 @@ class AppConfig:
         Login and upload spaces.
     beeline_root, bench_dir, compare_dir
         The BEELINE folder and where benchmarks and comparisons are stored.
+    first_key
+        The result being computed in the background for a fresh server's first page (the demo), if any.
     """
 
     data_roots: tuple[Path, ...]
@@ -121,6 +114,7 @@ class AppConfig:
     beeline_root: Path | None = None
     bench_dir: Path | None = None
     compare_dir: Path | None = None
+    first_key: str | None = None
 
     @property
     def limits(self) -> JobLimits:
@@ -138,31 +132,28 @@ def run_options(config: AppConfig) -> list[dict]:
         source = Path(params["input"])
         if source.is_relative_to(config.upload_dir) and not (space and source.is_relative_to(space)):
             continue
-        subset = ", ".join(params["cell_types"]) or "all cells"
         label = (
-            f"{source.name} · {subset} · {params['method']} seed {params['seed']} · "
+            f"{source.name} · {run_subset(params)} · {params['method']} seed {params['seed']} · "
             f"{params['prune']} · {counts['regulons']} regulons"
         )
         options.append({"label": label, "value": run.key})
     return options
 
 
-@lru_cache(maxsize=8)
-def _bins(cache_root: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Histogram of a stored network's importances: bin edges, counts, and (signed links) repressing counts."""
-    adjacencies = ResultCache(cache_root).load(key).adjacencies
-    if "coefficient" in adjacencies:
-        return signed_bins(adjacencies["coefficient"].to_numpy())
-    return (*importance_bins(adjacencies["importance"].to_numpy()), None)
+def run_subset(params: dict) -> str:
+    """The cells a run used, in words: its cell types (or all cells), donors and groups (a comparison's)."""
+    parts = [", ".join(params.get("cell_types") or []) or "all cells"]
+    if params.get("donors"):
+        parts.append(f"donors {', '.join(params['donors'])}")
+    if params.get("groups"):
+        parts.append(f"{params.get('group_key')}: {' + '.join(params['groups'])}")
+    return " · ".join(parts)
 
 
-@lru_cache(maxsize=8)
-def _prior_pairs(path: str | None, confidence: tuple[str, ...]) -> frozenset[tuple[str, str]]:
-    """The (TF, target) pairs of a run's prior network, for the ``in_prior`` flag (empty without one)."""
-    if not path or not Path(path).is_file():
-        return frozenset()
-    prior = read_prior(path, confidence=confidence)
-    return frozenset(zip(prior["TF"], prior["target"]))
+def computed_on(cache: ResultCache, key: str) -> str:
+    """When the result under ``key`` was stored, to the minute (local time)."""
+    stored = (cache.path(key) / "run.json").stat().st_mtime
+    return dt.datetime.fromtimestamp(stored).strftime("%Y-%m-%d %H:%M")
 
 
 def table_payload(table: pd.DataFrame | None) -> tuple[list[dict], list[dict]]:
@@ -176,7 +167,8 @@ def table_payload(table: pd.DataFrame | None) -> tuple[list[dict], list[dict]]:
     return shown.to_dict("records"), columns
 
 
-def _suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
+def suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
+    """The first of ``columns`` whose name holds one of ``hints`` (in the hints' order)."""
     return next((c for hint in hints for c in columns if hint in c.lower()), None)
 
 
@@ -203,7 +195,7 @@ def register(app: Dash, config: AppConfig) -> None:
             columns, layers = list(category_columns(obs_table(path))), layer_names(path)
         except GridappError as err:
             return [], None, [], None, [], [], str(err)
-        donor, celltype = _suggest(columns, DONOR_HINTS), _suggest(columns, CELLTYPE_HINTS)
+        donor, celltype = suggest(columns, DONOR_HINTS), suggest(columns, CELLTYPE_HINTS)
         return columns, donor, columns, celltype, layers, layers, ""
 
     @app.callback(Output("layer-fields", "hidden"), Output("train-fields", "hidden"), Input("method", "value"))
@@ -293,6 +285,8 @@ def register(app: Dash, config: AppConfig) -> None:
         try:
             params = form_params(values)
             job = {"launch": n_clicks, "key": cache.key(params)}  # hashed here, in the job, never in a request
+            if job["key"] in cache:
+                return job["key"], f"Opened from cache (computed {computed_on(cache, job['key'])}).", no_update
             key = launch(
                 params,
                 cache,
@@ -303,7 +297,7 @@ def register(app: Dash, config: AppConfig) -> None:
             return no_update, f"Run failed: {err}", no_update
         return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config)
 
-    report_cancel(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
+    say_on_click(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
 
     @app.callback(
         Output("launched", "data"),
@@ -361,42 +355,6 @@ def register(app: Dash, config: AppConfig) -> None:
         return key or no_update
 
     @app.callback(
-        Output("regulon", "options"),
-        Output("regulon", "value"),
-        Output("threshold", "min"),
-        Output("threshold", "max"),
-        Output("threshold", "value"),
-        Output("colour-by", "options"),
-        Output("colour-by", "value"),
-        Output("runs", "value"),
-        Output("occurrence", "value"),
-        Output("occurrence", "disabled"),
-        Input("result-key", "data"),
-    )
-    def open_result(key):
-        if not key or key not in cache:
-            return [], None, -3, 3, 0, [], None, no_update, 0, True
-        result = cache.load(key)
-        importance = result.adjacencies["importance"].to_numpy()
-        regulons = list(result.adata.obsm["X_aucell"].columns)
-        default = importance[min(999, len(importance) - 1)]  # the 1,000 strongest edges
-        categories = [c for c in result.adata.obs.columns if 2 <= result.adata.obs[c].nunique() <= 200]
-        consensus = "occurrence" in result.adjacencies
-        colour_options = [*categories, *[f"AUC: {r}" for r in regulons], *[f"on/off: {r}" for r in regulons]]
-        return (
-            regulons,
-            regulons[0] if regulons else None,
-            float(np.log10(importance[importance > 0].min())),
-            float(np.log10(importance.max())),
-            float(np.log10(default)),
-            colour_options,
-            colour_options[0] if colour_options else None,
-            key,
-            float(result.summary["params"].get("min_occurrence", 0)) if consensus else 0,
-            not consensus,
-        )
-
-    @app.callback(
         Output("enrichment-table", "data"),
         Output("enrichment-table", "columns"),
         Output("enrichment-panel", "hidden"),
@@ -409,95 +367,6 @@ def register(app: Dash, config: AppConfig) -> None:
         return *table_payload(table), False
 
     @app.callback(
-        Output("threshold", "value", allow_duplicate=True),
-        Input("importance-hist", "clickData"),
-        prevent_initial_call=True,
-    )
-    def click_threshold(click):
-        return click["points"][0]["x"] if click else no_update
-
-    @app.callback(
-        Output("importance-hist", "figure"),
-        Output("network", "elements"),
-        Output("edge-count", "children"),
-        Output("network-info", "children"),
-        Output("prior-score", "children"),
-        Input("result-key", "data"),
-        Input("threshold", "value"),
-        Input("top-n", "value"),
-        Input("regulon", "value"),
-        Input("hops", "value"),
-        Input("occurrence", "value"),
-        Input("score-prior", "value"),
-    )
-    def update_network(key, log_threshold, top_n, regulon, hops, occurrence, score_prior):
-        try:
-            prior = str(gate_of(config).file(score_prior, "prior")) if score_prior else None
-        except GridappError as err:
-            return *network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence)[:4], str(err)
-        return network_outputs(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
-
-    @app.callback(
-        Output("regulon", "value", allow_duplicate=True),
-        Input("clustermap", "clickData"),
-        Input("network", "tapNodeData"),
-        State("regulon", "options"),
-        prevent_initial_call=True,
-    )
-    def select_regulon(click, node, options):
-        if ctx.triggered_id == "clustermap":
-            cell = clicked_cell(click)
-            return cell[1] if cell else no_update
-        gene = (node or {}).get("id")
-        match = next((o for o in options or [] if o.split("(")[0] == gene), None)
-        return match or no_update
-
-    # in the browser, so that a redraw of the embedding cannot overtake the user's lasso (assets/gridapp.js)
-    app.clientside_callback(
-        ClientsideFunction("gridapp", "selectedCells"),
-        Output("selected-cells", "data"),
-        Input("embedding", "selectedData"),
-        prevent_initial_call=True,
-    )
-
-    @app.callback(
-        Output("embedding", "figure"),
-        Output("auc-dist", "figure"),
-        Input("result-key", "data"),
-        Input("embedding-kind", "value"),
-        Input("colour-by", "value"),
-        Input("regulon", "value"),
-        Input("selected-cells", "data"),
-        Input("auc-overrides", "data"),
-    )
-    def update_cells(key, kind, colour_by, regulon, selected, overrides):
-        return cell_outputs(cache, key, kind, colour_by, regulon, selected, overrides)
-
-    @app.callback(
-        Output("auc-overrides", "data"),
-        Input("auc-dist", "clickData"),
-        Input("result-key", "data"),
-        State("regulon", "value"),
-        State("auc-overrides", "data"),
-        prevent_initial_call=True,
-    )
-    def set_auc_threshold(click, _, regulon, overrides):
-        if ctx.triggered_id == "result-key" or not (click and regulon):
-            return {}
-        return {**(overrides or {}), regulon: float(click["points"][0]["x"])}
-
-    @app.callback(
-        Output("clustermap", "figure"),
-        Output("tf-heatmap", "figure"),
-        Input("result-key", "data"),
-        Input("summary-kind", "value"),
-        Input("tf-dots", "value"),
-        Input("selected-cells", "data"),
-    )
-    def update_summaries(key, kind, dots, selected):
-        return summary_outputs(cache, key, kind, dots, selected)
-
-    @app.callback(
         Output("explore-page", "hidden"),
         Output("explore-views", "hidden"),
         Output("compare-views", "hidden"),
@@ -506,40 +375,6 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def switch_page(page):
         return page == "Benchmark", page != "Explore", page != "Compare", page != "Benchmark"
-
-    @app.callback(
-        Output("download", "data"),
-        Input("export-edges", "n_clicks"),
-        Input("export-gmt", "n_clicks"),
-        Input("export-auc", "n_clicks"),
-        Input("export-binary", "n_clicks"),
-        State("result-key", "data"),
-        State("threshold", "value"),
-        State("top-n", "value"),
-        State("regulon", "value"),
-        State("hops", "value"),
-        State("occurrence", "value"),
-        State("auc-overrides", "data"),
-        State("score-prior", "value"),
-        prevent_initial_call=True,
-    )
-    def export(_edges, _gmt, _auc, _binary, key, log_threshold, top_n, regulon, hops, occurrence, overrides, prior):
-        if not key or key not in cache:
-            return no_update
-        if ctx.triggered_id == "export-edges":
-            try:
-                prior = str(gate_of(config).file(prior, "prior")) if prior else None
-            except GridappError:  # a path outside the data roots: nothing is read or sent
-                return no_update
-            view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
-            name = f"subnetwork_{safe_name(str(regulon or 'all'))}_{10**log_threshold:.3g}.csv"
-            return dcc.send_data_frame(view["edges"].to_csv, name, index=False)
-        if ctx.triggered_id == "export-binary":
-            adata = cache.load(key).adata
-            binary = on_off(adata.obsm["X_aucell"], thresholds_of(adata, overrides))
-            return dcc.send_data_frame(binary.to_csv, "auc_binary.csv", index_label="cell")
-        files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv"}
-        return dcc.send_file(str(cache.path(key) / files[ctx.triggered_id]))
 
 
 def job_verdict(state: str, started: bool, status: str | None, launch_disabled: bool | None) -> str:
@@ -587,8 +422,9 @@ def background_job(start: str, cancel: str, bar: str | None = None, status: str 
     return arguments
 
 
-def report_cancel(app: Dash, button: str, status: str, progress: str, note: str) -> None:
-    """When ``button`` cancels a background job, say ``note`` in ``status`` and empty ``progress``."""
+def say_on_click(app: Dash, button: str, status: str, progress: str, note: str) -> None:
+    """When ``button`` is clicked (a job's start or cancel), say ``note`` in ``status`` at once and empty
+    ``progress``: the page answers before the job's process has started."""
 
     @app.callback(
         Output(status, "children", allow_duplicate=True),
@@ -669,133 +505,6 @@ def detected_outputs(params: RunParams, limits: JobLimits = NO_LIMITS) -> go.Fig
     detected = np.asarray((adata.X > 0).sum(axis=1)).ravel()
     threshold = params.auc_threshold or choose_auc_threshold(adata)
     return genes_detected(detected, adata.n_vars, threshold)
-
-
-def network_outputs(
-    cache: ResultCache, key: str | None, log_threshold: float, top_n, regulon, hops, occurrence=0.0, prior=None
-) -> tuple:
-    """Importance histogram, network elements, kept-edge count, network note and, with a ``prior`` file to
-    score against, its precision curve on the histogram and a note of AUROC / AUPRC / precision."""
-    if not key or key not in cache:
-        return {}, [], "", "", ""
-    view = network_view(cache, key, log_threshold, top_n, regulon, hops, occurrence, prior)
-    edges, counts, repressing = _bins(str(cache.root), key)
-    precision, random_precision, note = None, None, ""
-    if prior:
-        try:
-            curve, scores = _prior_scoring(str(cache.root), key, prior)
-        except GridappError as err:
-            note = f"Cannot score against {Path(prior).name}: {err}"
-        else:
-            precision, random_precision = precision_at(curve, 10**edges), scores["random_precision"]
-            note = prior_note(Path(prior).name, scores, precision_at(curve, [10**log_threshold]).iloc[0])
-    figure = importance_histogram(
-        edges,
-        counts,
-        10**log_threshold,
-        n_kept=view["n_above"],
-        precision=precision,
-        random_precision=random_precision,
-        repressing=repressing,
-    )
-    info = f"{len(view['edges']):,} edges shown" + (
-        f"; {view['left_out']:,} more left out (cap 2,000)" if view["left_out"] else ""
-    )
-    kept = f"{view['n_above']:,} edges kept at importance ≥ {10**log_threshold:.3g}"
-    return figure, network_elements(view["edges"], focus=view["focus"]), kept, info, note
-
-
-@lru_cache(maxsize=8)
-def _prior_scoring(cache_root: str, key: str, prior: str) -> tuple[pd.DataFrame, dict]:
-    """A stored network scored against a prior file: precision by threshold and the overall scores."""
-    result = ResultCache(cache_root).load(key)
-    adjacencies = result.adjacencies
-    genes = list(dict.fromkeys([*result.adata.var_names, *adjacencies["TF"], *adjacencies["target"]]))
-    table = candidate_scores(adjacencies, read_prior(prior), tfs=sorted(set(adjacencies["TF"])), genes=genes)
-    return precision_by_threshold(table), score_candidates(table)
-
-
-def prior_note(name: str, scores: dict, at: pd.Series) -> str:
-    """One line on how a network and its kept edges agree with a prior."""
-    random = scores["random_precision"]
-    kept = (
-        f"kept edges: {at['true_kept']:,.0f} of {at['kept']:,.0f} known, precision {at['precision']:.3f} "
-        f"({at['precision'] / random:.1f}× random), recall {at['recall']:.3f}"
-        if at["kept"]
-        else "no candidate pair kept at this threshold"
-    )
-    return (
-        f"vs {name}: AUROC {scores['auroc']:.3f}, AUPRC {scores['auprc']:.4f} ({scores['auprc_ratio']:.1f}× random) "
-        f"over {scores['candidates']:,.0f} TF–gene pairs ({scores['true_pairs']:,.0f} known); {kept}."
-    )
-
-
-def cell_outputs(
-    cache: ResultCache, key: str | None, kind: str, colour_by: str | None, regulon, selected, overrides=None
-) -> tuple:
-    """The AUC embedding and the selected regulon's AUC distribution (user thresholds in ``overrides``)."""
-    if not key or key not in cache or not colour_by:
-        return {}, {}
-    adata = cache.load(key).adata
-    thresholds = thresholds_of(adata, overrides)
-    colour = cell_colour(adata, colour_by, thresholds)
-    embedding = embedding_scatter(np.asarray(adata.obsm[kind]), colour, title=colour_by, selected=selected)
-    if not regulon:
-        return embedding, {}
-    values = adata.obsm["X_aucell"][regulon].to_numpy()
-    return embedding, auc_distribution(values, thresholds[regulon], regulon=regulon, selected=selected)
-
-
-def summary_outputs(cache: ResultCache, key: str | None, kind: str, dots, selected=None) -> tuple:
-    """The cell type × regulon clustermap and the TF expression heatmap / dot plot, with a row for the
-    lasso-selected cells when there are any."""
-    adata = cache.load(key).adata if key and key in cache else None
-    if adata is None or kind not in adata.uns.get("regulon_summaries", {}):
-        return {}, {}
-    tables = with_selection(adata, selected or [])
-    title = "mean AUC, z-scored per regulon" if kind == "mean_auc_z" else "regulon specificity score"
-    colour_title = "z" if kind == "mean_auc_z" else "RSS"
-    heatmap = tf_expression(tables["tf_expression"], detected=tables.get("tf_detected"), dots=bool(dots))
-    return clustermap(tables[kind], title=title, colour_title=colour_title), heatmap
-
-
-def network_view(
-    cache: ResultCache,
-    key: str,
-    log_threshold: float,
-    top_n,
-    regulon: str | None,
-    hops: int,
-    occurrence=0.0,
-    prior: str | None = None,
-) -> dict:
-    """The edges shown for a threshold / occurrence / top-N / focus, annotated with regulon membership and
-    ``in_prior`` (membership of ``prior`` when given, else of the prior the run was pruned with)."""
-    result = cache.load(key)
-    focus = (regulon.split("(")[0],) if regulon else ()
-    selection = select_edges(
-        result.adjacencies,
-        10**log_threshold,
-        focus=focus,
-        hops=int(hops or 1),
-        top_n_per_tf=int(top_n) if top_n else None,
-        min_occurrence=float(occurrence or 0.0),
-    )
-    params = result.summary["params"]
-    pairs = _prior_pairs(prior, ()) if prior else _prior_pairs(params["prior"], tuple(params["prior_confidence"]))
-    edges = annotate_edges(selection.edges, result.regulons, pairs)
-    return {"edges": edges, "n_above": selection.n_above_threshold, "left_out": selection.n_left_out, "focus": focus}
-
-
-def cell_colour(adata, colour_by: str, thresholds: pd.Series) -> pd.Series:
-    """The per-cell values behind a colour-by choice: an obs column, a regulon's AUC or its on/off state."""
-    auc = adata.obsm["X_aucell"]
-    if colour_by.startswith("AUC: "):
-        return auc[colour_by.removeprefix("AUC: ")].rename(colour_by)
-    if colour_by.startswith("on/off: "):
-        regulon = colour_by.removeprefix("on/off: ")
-        return (auc[regulon] > thresholds[regulon]).map({False: "off", True: "on"}).rename(colour_by)
-    return adata.obs[colour_by].astype(str)
 
 
 def save_upload(contents: object, filename: object, config: AppConfig, space: Path | None) -> Path:

@@ -6,39 +6,61 @@ on the volcano is selected in every linked view of both pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
 from gridapp.app.callbacks import (
     FORM_FIELDS,
+    QUEUED,
     AppConfig,
     background_job,
     gate_of,
     params_from_form,
-    report_cancel,
     run_options,
+    say_on_click,
     store_once,
     table_payload,
 )
+from gridapp.app.layout import EXPORTS
 from gridapp.core.errors import GridappError
 from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
 from gridapp.jobs.cache import is_key
 from gridapp.jobs.compare import (
+    DEFAULT_TOP_EDGES,
     TABLES,
     CompareResult,
     CompareSpec,
+    IncompleteComparisonError,
+    Missing,
     compare_key,
     load_compare,
     run_compare,
     save_compare,
 )
-from gridapp.jobs.datasets import category_columns, obs_table
+from gridapp.jobs.datasets import category_columns, count_cells, obs_table
 from gridapp.jobs.pipeline import Progress
+from gridapp.jobs.runner import status_line, ticking
 
 GROUP_HINTS = ("group", "condition", "stim", "treatment", "status")
+#: the page's words for the choices a comparison's tables come from
+CHOOSE_GROUPS = "Choose a group column and two of its values above"
+TICK_REPRODUCIBILITY = "Tick 'reproducibility across donors'"
+#: what to choose when a comparison lacks a choice, in the page's words (the CLI has its own)
+PAGE_HINTS = {
+    Missing.GROUPS: "Choose two different values of the group column as Group a and Group b above.",
+    Missing.GROUP_KEY: "Choose a group column above.",
+    Missing.DONOR_KEY: "Choose a donor column on the left, or untick 'reproducibility across donors'.",
+    Missing.ANYTHING: f"{CHOOSE_GROUPS}, or {TICK_REPRODUCIBILITY.lower()} (with a donor column chosen on the left).",
+}
+#: the choice that gives a comparison each of its tables
+TABLE_CHOICES = dict.fromkeys(TABLES, CHOOSE_GROUPS) | {"reproducibility": TICK_REPRODUCIBILITY}
+#: ``set_progress`` of the Compare job: (bar value, bar max, status line)
+SetProgress = Callable[[tuple[str, str, str]], object]
 
 
 def register(app: Dash, config: AppConfig) -> None:
@@ -46,7 +68,7 @@ def register(app: Dash, config: AppConfig) -> None:
 
     @app.callback(Output("group-key", "options"), Output("group-key", "value"), Input("dataset", "value"))
     def choose_group_column(dataset):
-        columns = _columns(config, dataset)
+        columns = category_columns(_obs(config, dataset))
         return list(columns), next((c for h in GROUP_HINTS for c in columns if h in c.lower()), None)
 
     @app.callback(
@@ -55,13 +77,18 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("group-b", "options"),
         Output("group-b", "value"),
         Input("group-key", "value"),
+        Input("donors", "value"),
+        Input("cell-types", "value"),
+        State("donor-key", "value"),
+        State("celltype-key", "value"),
         State("dataset", "value"),
+        State("group-a", "value"),
+        State("group-b", "value"),
     )
-    def choose_groups(column, dataset):
-        counts = _columns(config, dataset).get(column, {}) if column else {}
-        options = [{"label": f"{value} ({n:,} cells)", "value": value} for value, n in counts.items()]
-        values = list(counts)
-        return options, values[0] if values else None, options, values[1] if len(values) > 1 else None
+    def choose_groups(column, donors, cell_types, donor_key, celltype_key, dataset, group_a, group_b):
+        subset = [(donor_key, donors or []), (celltype_key, cell_types or [])]
+        options, a, b = group_choices(_obs(config, dataset), column, subset, (group_a, group_b))
+        return options, a, options, b
 
     @app.callback(
         Output("comparison", "data"),
@@ -77,27 +104,10 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def launch_comparison(set_progress, _, *values):
         form = dict(zip(FORM_FIELDS, values[: len(FORM_FIELDS)]))
-        group_key, group_a, group_b, top_edges, reproducibility = values[len(FORM_FIELDS) :]
-        try:
-            spec = CompareSpec(
-                base=params_from_form(config, form).with_changes(donor_key=form.get("donor-key")),
-                group_key=group_key,
-                groups=tuple(g for g in (group_a, group_b) if g),
-                reproducibility=bool(reproducibility),
-                top_edges=int(top_edges or 5000),
-            )
-            if group_a == group_b:
-                raise GridappError("Choose two different groups.")
-            key = comparison_outputs(
-                config,
-                spec,
-                lambda done, total, label: set_progress((str(done), str(total), f"{done}/{total} runs: {label} …")),
-            )
-        except GridappError as err:
-            return no_update, f"Comparison failed: {err}"
-        return key, "Done: the run on both groups is also open on the Explore page."
+        return comparison_job(config, form, values[len(FORM_FIELDS) :], set_progress)
 
-    report_cancel(
+    say_on_click(app, "compare-run", "compare-status", "compare-progress", QUEUED)
+    say_on_click(
         app,
         "compare-cancel",
         "compare-status",
@@ -108,6 +118,7 @@ def register(app: Dash, config: AppConfig) -> None:
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
         Output("runs", "options", allow_duplicate=True),
+        Output("compare-message", "children", allow_duplicate=True),
         Input("comparison", "data"),
         prevent_initial_call=True,
     )
@@ -115,7 +126,7 @@ def register(app: Dash, config: AppConfig) -> None:
         result = _comparison(config.compare_dir, key)
         if result is None:
             raise PreventUpdate
-        return result.keys["union"], run_options(config)
+        return result.keys["union"], run_options(config), ""  # a note on the previous comparison's tables goes
 
     @app.callback(
         Output("compare-celltype", "options"),
@@ -128,10 +139,12 @@ def register(app: Dash, config: AppConfig) -> None:
     )
     def show_comparison(key, chosen):
         result = _comparison(config.compare_dir, key)
-        if result is None or result.differential is None:
+        if result is None:
             return [], None, {}, [], []
-        types = sorted(result.differential["cell_type"].unique())
         rows, columns = table_payload(result.reproducibility)
+        if result.differential is None:  # donors only
+            return [], None, {}, rows, columns
+        types = sorted(result.differential["cell_type"].unique())
         return types, chosen if chosen in types else types[0], delta_heatmap(result.differential), rows, columns
 
     @app.callback(
@@ -171,35 +184,130 @@ def register(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("compare-download", "data"),
+        Output("compare-message", "children"),
         *[Input({"type": "compare-export", "table": table}, "n_clicks") for table in TABLES],
         State("comparison", "data"),
         prevent_initial_call=True,
     )
     def export_table(*clicks_and_key):
-        key = clicks_and_key[-1]
-        table = (ctx.triggered_id or {}).get("table") if isinstance(ctx.triggered_id, dict) else None
-        if table not in TABLES or _comparison(config.compare_dir, key) is None:  # names, never paths
-            return no_update
-        path = config.compare_dir / key / f"{table}.csv"
-        return dcc.send_file(str(path)) if path.is_file() else no_update
+        table = ctx.triggered_id.get("table") if isinstance(ctx.triggered_id, dict) else None
+        try:
+            path = table_file(config.compare_dir, clicks_and_key[-1], table)
+        except GridappError as err:
+            return no_update, str(err)
+        return dcc.send_file(str(path)), ""
 
 
-def _columns(config: AppConfig, dataset: str | None) -> dict:
+def _obs(config: AppConfig, dataset: str | None) -> pd.DataFrame:
+    """The cell annotations of ``dataset``; an empty table when none is chosen or it cannot be read."""
     if not dataset:
-        return {}
+        return pd.DataFrame()
     try:
-        return category_columns(obs_table(gate_of(config).dataset(dataset)))
+        return obs_table(gate_of(config).dataset(dataset))
     except GridappError:
-        return {}
+        return pd.DataFrame()
 
 
-def comparison_outputs(config: AppConfig, spec: CompareSpec, progress: Progress) -> str:
-    """Run ``spec`` (unless stored already), store its tables under the comparison key and return the key."""
-    key = compare_key(spec, config.cache)
-    folder = config.compare_dir / key
-    if not (folder / "compare.json").is_file():
-        config.limits.check_subset(spec.union())
-        with config.door.enter(tell=lambda note: progress(0, 1, note)) as job:
+def group_choices(
+    obs: pd.DataFrame,
+    column: str | None,
+    subset: Sequence[tuple[str | None, Sequence[str]]],
+    chosen: Sequence[str | None],
+) -> tuple[list[dict], str | None, str | None]:
+    """The Group a / Group b options: each value of ``column`` with its cells in the control column's subset.
+
+    Parameters
+    ----------
+    obs
+        The dataset's cell annotations.
+    column
+        The group column (no options without it).
+    subset
+        The control column's (column, values) selections (donors, cell types), as
+        :func:`~gridapp.jobs.datasets.count_cells` takes them.
+    chosen
+        The groups chosen now (a, b): each is kept while it has cells in the subset, else replaced by
+        the first value with cells that is not chosen already.
+
+    Returns
+    -------
+    ``(options, a, b)``.
+    """
+    if not column or column not in obs:
+        return [], None, None
+    counts = {value: count_cells(cells, subset) for value, cells in obs.groupby(obs[column].astype(str))}
+    with_cells = [value for value, n in counts.items() if n]
+    kept = [value if value in with_cells else None for value in chosen]
+    spare = iter([value for value in with_cells if value not in kept])
+    a, b = (value if value is not None else next(spare, None) for value in kept)
+    return [{"label": f"{value} ({n:,} cells)", "value": value} for value, n in counts.items()], a, b
+
+
+def comparison_spec(
+    config: AppConfig, form: dict, group_key: str | None, groups: Sequence[str | None], top_edges, reproducibility
+) -> CompareSpec:
+    """The comparison the Compare button asks for: the control column's run (``form``, keyed by component id)
+    and the page's choices; refused in the page's words when a choice is missing."""
+    try:
+        return CompareSpec(
+            base=params_from_form(config, form).with_changes(donor_key=form.get("donor-key")),
+            group_key=group_key,
+            groups=tuple(g for g in groups if g),
+            reproducibility=bool(reproducibility),
+            top_edges=int(top_edges or DEFAULT_TOP_EDGES),
+        )
+    except IncompleteComparisonError as err:
+        raise err.worded(PAGE_HINTS) from err
+
+
+def comparison_job(config: AppConfig, form: dict, choices: Sequence, set_progress: SetProgress) -> tuple:
+    """The Compare button's background job.
+
+    Parameters
+    ----------
+    config
+        The dashboard's configuration.
+    form
+        The control column's values, keyed by component id.
+    choices
+        The page's group column, group a, group b, top edges and reproducibility tick.
+    set_progress
+        Shows (bar value, bar max, status line); told at once, then while the job waits and per run.
+
+    Returns
+    -------
+    The comparison's key (``no_update`` when it failed) and the status line.
+    """
+    group_key, group_a, group_b, top_edges, reproducibility = choices
+    try:
+        key = comparison_outputs(
+            config,
+            comparison_spec(config, form, group_key, (group_a, group_b), top_edges, reproducibility),
+            lambda done, total, label: set_progress((str(done), str(total), f"{done}/{total} runs: {label} …")),
+            tell=lambda note: set_progress(("0", "1", status_line(note))),
+        )
+    except GridappError as err:
+        return no_update, f"Comparison failed: {err}"
+    return key, "Done: the run on both groups is also open on the Explore page."
+
+
+def comparison_outputs(
+    config: AppConfig, spec: CompareSpec, progress: Progress, tell: Callable[[str], object] = lambda note: None
+) -> str:
+    """Run ``spec`` (unless stored already), store its tables under the comparison key and return the key.
+
+    ``tell`` hears what the job is doing before its runs start (preparing, waiting for a slot, starting
+    workers), at once and then every second; ``progress`` hears each run.
+    """
+    with ticking(tell) as ticker:
+        ticker.say("preparing the comparison")
+        key = compare_key(spec, config.cache)
+        folder = config.compare_dir / key
+        stored = (folder / "compare.json").is_file()
+        if not stored:
+            config.limits.check_subset(spec.union())
+    if not stored:
+        with config.door.enter(tell=tell) as job:
             result = run_compare(
                 spec, config.cache, client=job.client, progress=progress, cancelled=job.cancelled, limits=job.limits
             )
@@ -207,8 +315,26 @@ def comparison_outputs(config: AppConfig, spec: CompareSpec, progress: Progress)
     return key
 
 
+def table_file(compare_dir: Path | None, key: str | None, table: object) -> Path:
+    """The CSV of ``table`` (one of :data:`~gridapp.jobs.compare.TABLES`) of the stored comparison ``key``;
+    :class:`GridappError`, in the page's words, saying why there is none."""
+    if table not in TABLES:  # names, never paths
+        raise GridappError("Choose a table with one of the buttons below.", "Reload the page if they changed.")
+    if _comparison(compare_dir, key) is None:
+        raise GridappError("There is no comparison yet.", "Compare first, then download its tables.")
+    path = compare_dir / key / f"{table}.csv"
+    if not path.is_file():
+        raise GridappError(
+            f"{dict(EXPORTS)[table]}: this comparison has no such table.",
+            f"{TABLE_CHOICES[table]} and compare again to get this table.",
+        )
+    return path
+
+
 def regulon_outputs(config: AppConfig, result: CompareResult, regulon: str) -> tuple:
     """The selected regulon's AUC on the embedding split by group, and its TF's rewired edges."""
+    if result.group_key is None:
+        return {}, [], "This comparison compared donors only: there are no groups to show the regulon by."
     union = config.cache.load(result.keys["union"])
     adata = union.adata
     auc = adata.obsm["X_aucell"]

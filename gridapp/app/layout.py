@@ -5,14 +5,18 @@ from __future__ import annotations
 import dash_cytoscape as cyto
 from dash import dash_table, dcc, html
 
+from gridapp.app.network_panel import network_panel
 from gridapp.core.methods import DEFAULT_METHOD, METHODS, Method
 from gridapp.figures.compare import REWIRING_STYLES
 from gridapp.figures.network import STYLESHEET
 from gridapp.jobs.bench import METRICS, SPLITS
+from gridapp.jobs.pipeline import STEPS
 
 
 def _field(label: str, control) -> html.Div:
-    return html.Div([html.Label(label), control], className="field")
+    """A labelled control; the label names a text / number input for screen readers too (``htmlFor``)."""
+    named = isinstance(control, dcc.Input) and isinstance(getattr(control, "id", None), str)
+    return html.Div([html.Label(label, htmlFor=control.id if named else None), control], className="field")
 
 
 def _choice(component_id: str, options: dict[str, str], value: str) -> dcc.RadioItems:
@@ -46,6 +50,9 @@ def controls(
     pySCENIC outputs to open (an upload over ``max_upload_mb`` is refused by the browser)."""
     return html.Aside(
         [
+            html.P(
+                "1. Choose the data and cells · 2. Launch · 3. Explore the regulons on the right.", className="steps"
+            ),
             html.H2("Data"),
             _field(
                 "Dataset",
@@ -62,9 +69,9 @@ def controls(
                 className="upload",
                 max_size=max_upload_mb * 2**20,
             ),
-            _field("Donor column", dcc.Dropdown(id="donor-key")),
+            _field("Donor column", dcc.Dropdown(id="donor-key", placeholder="choose a donor column")),
             _field("Donors", dcc.Dropdown(id="donors", multi=True, placeholder="all donors")),
-            _field("Cell-type column", dcc.Dropdown(id="celltype-key")),
+            _field("Cell-type column", dcc.Dropdown(id="celltype-key", placeholder="choose a cell-type column")),
             _field("Cell types", dcc.Dropdown(id="cell-types", multi=True, placeholder="all cell types")),
             html.Div(id="cell-count", className="count"),
             _field(
@@ -149,19 +156,27 @@ def controls(
             html.Div(
                 [
                     _field("Ranking databases", dcc.Dropdown(id="motif-dbs", options=motif_files, multi=True)),
-                    _field("Motif annotations", dcc.Dropdown(id="motif-annotations", options=motif_files)),
+                    _field(
+                        "Motif annotations",
+                        dcc.Dropdown(id="motif-annotations", options=motif_files, placeholder="choose a motif table"),
+                    ),
                 ],
                 id="motif-fields",
             ),
             html.Div(
                 [
-                    html.Button("Launch", id="launch", className="primary"),
-                    html.Button("Cancel", id="cancel", disabled=True),
+                    html.Div(
+                        [
+                            html.Button("Launch", id="launch", className="primary"),
+                            html.Button("Cancel", id="cancel", disabled=True),
+                        ],
+                        className="row",
+                    ),
+                    html.Progress(id="progress", value="0", max=str(len(STEPS)), **{"aria-label": "run progress"}),
+                    html.Div(id="status", className="status", role="status"),
                 ],
-                className="row",
+                className="launchbar",
             ),
-            html.Progress(id="progress", value="0", max="9"),
-            html.Div(id="status", className="status"),
             dcc.Store(id="launched"),
             dcc.Store(id="job-key"),
             dcc.Interval(id="job-watch", interval=2000, disabled=True),
@@ -177,12 +192,16 @@ def controls(
     )
 
 
-def views(priors: list[dict]) -> html.Main:
-    """The linked views of one result (``priors``: networks a user may score it against)."""
+def views(priors: list[dict], result_key: str | None = None) -> html.Main:
+    """The linked views of one result (``priors``: networks a user may score it against); the page opens
+    on ``result_key`` (the most recent result) when there is one."""
     return html.Main(
         id="explore-views",
         children=[
+            html.Div(id="result-info", className="guide"),
             html.Div(id="message", className="message", role="alert"),
+            html.Div(id="form-note", className="note", role="status"),
+            html.Div(id="view-note", className="note", role="status"),
             html.Div(
                 [
                     _field("Regulon / TF", dcc.Dropdown(id="regulon", placeholder="select a regulon")),
@@ -199,6 +218,10 @@ def views(priors: list[dict]) -> html.Main:
                     _panel(
                         "Edge importance",
                         _graph("importance-hist"),
+                        html.Label(
+                            "Importance threshold (log scale; click a bar to keep it and all stronger)",
+                            htmlFor="threshold",
+                        ),
                         dcc.Slider(
                             id="threshold",
                             min=-3,
@@ -206,7 +229,8 @@ def views(priors: list[dict]) -> html.Main:
                             step=0.01,
                             value=0,
                             marks=None,
-                            tooltip={"placement": "bottom"},
+                            allow_direct_input=False,
+                            tooltip={"placement": "bottom", "transform": "importanceOfLog"},
                         ),
                         html.Div(
                             [
@@ -237,16 +261,32 @@ def views(priors: list[dict]) -> html.Main:
                         ),
                         html.Div(id="prior-score", className="count"),
                     ),
+                    _panel("Network", *network_panel("network"), html.Div(id="network-info", className="count")),
+                ],
+                className="grid",
+            ),
+            html.Div(
+                [
                     _panel(
-                        "Network",
-                        cyto.Cytoscape(
-                            id="network",
-                            layout={"name": "preset"},
-                            stylesheet=STYLESHEET,
-                            style={"height": "420px", "width": "100%"},
-                            elements=[],
+                        "Regulon",
+                        html.Div(id="regulon-summary", className="count"),
+                        dash_table.DataTable(
+                            id="regulon-targets",
+                            sort_action="native",
+                            page_size=8,
+                            style_table={"overflowX": "auto"},
                         ),
-                        html.Div(id="network-info", className="count"),
+                    ),
+                    _panel(
+                        "Gene lookup",
+                        _field(
+                            "Gene (the regulons that contain it, the TFs upstream)",
+                            dcc.Input(id="gene-search", type="text", debounce=True, placeholder="e.g. CD74"),
+                        ),
+                        html.Div(id="gene-info", className="count"),
+                        dash_table.DataTable(
+                            id="gene-table", sort_action="native", page_size=8, style_table={"overflowX": "auto"}
+                        ),
                     ),
                 ],
                 className="grid",
@@ -272,7 +312,12 @@ def views(priors: list[dict]) -> html.Main:
                                     {"X_umap_aucell": "UMAP", "X_tsne_aucell": "tSNE"},
                                     "X_umap_aucell",
                                 ),
-                                dcc.Dropdown(id="colour-by", clearable=False, style={"minWidth": "220px"}),
+                                dcc.Dropdown(
+                                    id="colour-by",
+                                    clearable=False,
+                                    placeholder="colour cells by",
+                                    style={"minWidth": "220px"},
+                                ),
                             ],
                             className="row",
                         ),
@@ -297,9 +342,11 @@ def views(priors: list[dict]) -> html.Main:
                 ],
                 className="grid",
             ),
-            dcc.Store(id="result-key"),
+            dcc.Store(id="result-key", data=result_key),
             dcc.Store(id="selected-cells"),
             dcc.Store(id="auc-overrides", data={}),
+            dcc.Store(id="view"),
+            dcc.Interval(id="first-result-watch", interval=3000, disabled=result_key is not None),
         ],
         className="views",
     )
@@ -318,9 +365,16 @@ def compare_views() -> html.Main:
                 "Compare two groups (data, cells, inference and pruning as chosen on the left)",
                 html.Div(
                     [
-                        _field("Group column", dcc.Dropdown(id="group-key", style={"minWidth": "180px"})),
-                        _field("Group a", dcc.Dropdown(id="group-a", style={"minWidth": "160px"})),
-                        _field("Group b", dcc.Dropdown(id="group-b", style={"minWidth": "160px"})),
+                        _field(
+                            "Group column",
+                            dcc.Dropdown(id="group-key", placeholder="choose a column", style={"minWidth": "180px"}),
+                        ),
+                        _field(
+                            "Group a", dcc.Dropdown(id="group-a", placeholder="group a", style={"minWidth": "160px"})
+                        ),
+                        _field(
+                            "Group b", dcc.Dropdown(id="group-b", placeholder="group b", style={"minWidth": "160px"})
+                        ),
                         _field(
                             "Rewiring: top edges per group",
                             dcc.Input(id="compare-top", type="number", value=5000, min=100, step=100),
@@ -342,7 +396,10 @@ def compare_views() -> html.Main:
                 [
                     _panel(
                         "Differential activity (click a regulon to select it in every view)",
-                        _field("Cell type", dcc.Dropdown(id="compare-celltype", clearable=False)),
+                        _field(
+                            "Cell type",
+                            dcc.Dropdown(id="compare-celltype", clearable=False, placeholder="choose a cell type"),
+                        ),
                         _graph("volcano"),
                     ),
                     _panel("Cell type × regulon", _graph("delta-heatmap")),
@@ -469,7 +526,7 @@ def benchmark_page(dataset_ids: list[str], note: str = "") -> html.Main:
                     ),
                     _panel(
                         "ROC and precision–recall curves",
-                        dcc.Dropdown(id="bench-curves-set", clearable=False),
+                        dcc.Dropdown(id="bench-curves-set", clearable=False, placeholder="choose a BEELINE set"),
                         _graph("bench-curves"),
                     ),
                 ],

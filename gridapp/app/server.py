@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import flask
@@ -12,7 +13,7 @@ from dash import Dash, dcc, html
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from werkzeug.exceptions import HTTPException
 
-from gridapp.app import benchmark, callbacks, compare
+from gridapp.app import benchmark, callbacks, compare, explore, network_panel
 from gridapp.app.access import COOKIE_AGE, SPACE_COOKIE, Access, new_space_cookie
 from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
@@ -20,9 +21,10 @@ from gridapp.app.queue import celery_of, job_manager
 from gridapp.core.beeline import dataset_ids
 from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.datasets import list_files
+from gridapp.jobs.datasets import category_columns, list_files, obs_table
+from gridapp.jobs.demo import start_demo
 from gridapp.jobs.imports import is_pyscenic_output
-from gridapp.jobs.params import DATA_DIR
+from gridapp.jobs.params import DATA_DIR, DEMO_DIR, RunParams
 from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
 from gridapp.jobs.runner import JOB_NICENESS, JobDoor
 
@@ -47,6 +49,38 @@ MOTIF_SUFFIXES = (
 
 def _options(paths: Sequence[Path]) -> list[dict]:
     return [{"label": path.name, "value": str(path)} for path in paths]
+
+
+def form_choices(roots: Sequence[Path]) -> dict[str, list[dict]]:
+    """The files the control column offers under ``roots``: datasets (h5ad first), TF lists, priors, motif
+    files and pySCENIC output folders, each as dropdown options."""
+    texts = list_files(roots, (".txt", ".tsv", ".tsv.gz", ".csv", ".csv.gz", ".gmt", ".gmt.txt.gz"))
+    datasets = (p for p in list_files(roots) if not any(w in p.name.lower() for w in NOT_DATASETS))
+    return {
+        "datasets": _options(sorted(datasets, key=lambda p: (p.suffix != ".h5ad", p.name))),
+        "tf_lists": _options([p for p in texts if "tf" in p.name.lower() and p.suffix == ".txt"]),
+        "priors": _options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)]),
+        "motif_files": _options(list_files(roots, MOTIF_SUFFIXES)),
+        "outputs": _options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
+    }
+
+
+def first_run(config: callbacks.AppConfig) -> RunParams | None:
+    """What the Launch button starts on a fresh page when the first dataset offered is the embedded demo
+    (the form's defaults); ``None`` for a server whose data roots offer something else first."""
+    choices = form_choices(config.data_roots)
+    first = choices["datasets"][0]["value"] if choices["datasets"] else None
+    if first is None or not Path(first).is_relative_to(DEMO_DIR.resolve()) or not choices["tf_lists"]:
+        return None
+    columns = list(category_columns(obs_table(Path(first))))
+    form = {
+        "dataset": first,
+        "tfs": choices["tf_lists"][0]["value"],
+        "celltype-key": callbacks.suggest(columns, callbacks.CELLTYPE_HINTS),
+        "prune": "prior" if choices["priors"] else "none",
+        "prior": choices["priors"][0]["value"] if choices["priors"] else None,
+    }
+    return callbacks.params_from_form(config, form)
 
 
 def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
@@ -85,6 +119,7 @@ def create_app(
     beeline_root: str | Path | None = DEFAULT_ROOT,
     jobs: BaseBackgroundCallbackManager | None = None,
     access: Access | None = None,
+    demo_result: bool = False,
 ) -> Dash:
     """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
 
@@ -116,6 +151,9 @@ def create_app(
         server, recorded under ``cache_dir/jobs``, when ``None``.
     access
         Login and upload spaces (:class:`~gridapp.app.access.Access`); no login when ``None``.
+    demo_result
+        On an empty cache, compute the embedded demo's result once in the background (the form's defaults),
+        so that the first page opens on it.
     """
     cache_dir = Path(cache_dir)
     jobs = jobs or job_manager(cache_dir)
@@ -139,6 +177,10 @@ def create_app(
         bench_dir=cache_dir / "benchmarks",
         compare_dir=cache_dir / "compares",
     )
+    demo = first_run(config) if demo_result and not config.cache.runs() else None
+    if demo is not None:
+        config = replace(config, first_key=config.cache.key(demo))
+        start_demo(config.cache, demo, max_jobs)
     app = Dash(
         __name__,
         title="gridapp",
@@ -147,28 +189,15 @@ def create_app(
         suppress_callback_exceptions=False,
         on_error=callbacks.report_error,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers' language
 
     def layout() -> html.Div:
-        roots = callbacks.roots_of(config)
-        texts = list_files(roots, (".txt", ".tsv", ".tsv.gz", ".csv", ".csv.gz", ".gmt", ".gmt.txt.gz"))
-        priors = _options([p for p in texts if any(w in p.name.lower() for w in PRIOR_WORDS)])
+        choices = form_choices(callbacks.roots_of(config))
+        runs = callbacks.run_options(config)  # newest first: the page opens on the most recent result
         explore = html.Div(
             [
-                controls(
-                    datasets=_options(
-                        sorted(
-                            (p for p in list_files(roots) if not any(w in p.name.lower() for w in NOT_DATASETS)),
-                            key=lambda p: (p.suffix != ".h5ad", p.name),
-                        )
-                    ),
-                    tf_lists=_options([p for p in texts if "tf" in p.name.lower() and p.suffix == ".txt"]),
-                    priors=priors,
-                    motif_files=_options(list_files(roots, MOTIF_SUFFIXES)),
-                    runs=callbacks.run_options(config),
-                    outputs=_options(sorted({p.parent for p in texts if is_pyscenic_output(p.parent)})),
-                    max_upload_mb=config.max_upload_mb,
-                ),
-                views(priors),
+                controls(**choices, runs=runs, max_upload_mb=config.max_upload_mb),
+                views(choices["priors"], result_key=runs[0]["value"] if runs else None),
                 compare_views(),
             ],
             id="explore-page",
@@ -197,6 +226,8 @@ def create_app(
 
     app.layout = layout
     callbacks.register(app, config)
+    explore.register(app, config)
+    network_panel.register(app)
     compare.register(app, config)
     benchmark.register(app, config)
     harden(app.server, config)

@@ -178,3 +178,13 @@ def write_motif_annotations(annotations: pd.DataFrame, path: str | Path) -> Path
     path = Path(path)
     annotations[TBL_COLUMNS].to_csv(path, sep="\t", index=False)
     return path
+
+
+def read_enriched_motifs(path: str | Path) -> pd.DataFrame:
+    """pySCENIC's enriched-motif table (``motifs.csv``: two header rows, ``TF, MotifID`` index) as a flat
+    table: ``TF``, ``MotifID`` and the enrichment columns by their own names (``NES``, ``AUC``,
+    ``TargetGenes`` as text, ...)."""
+    table = pd.read_csv(path, header=[0, 1], index_col=[0, 1])
+    table.columns = [name if name and not name.startswith("Unnamed") else group for group, name in table.columns]
+    table.index.names = ["TF", "MotifID"]
+    return table.reset_index()

@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from gridapp.figures.base import SUBPLOT_TITLE_ROOM, apply_layout
+
 
 def curves_figure(curves: Mapping[tuple[str, int], tuple[pd.DataFrame, pd.DataFrame]], title: str) -> go.Figure:
     """ROC (left) and precision–recall (right) curves, one colour per method, one line per seed.
@@ -48,5 +50,5 @@ def curves_figure(curves: Mapping[tuple[str, int], tuple[pd.DataFrame, pd.DataFr
     figure.update_yaxes(title_text="true positive rate", range=[0, 1], row=1, col=1)
     figure.update_xaxes(title_text="recall", range=[0, 1], row=1, col=2)
     figure.update_yaxes(title_text="precision", rangemode="tozero", row=1, col=2)
-    figure.update_layout(title=title, template="simple_white", height=420, margin={"t": 70, "b": 50})
-    return figure
+    figure.update_layout(template="simple_white")
+    return apply_layout(figure, title, headroom=SUBPLOT_TITLE_ROOM, height=420)

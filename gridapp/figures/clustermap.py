@@ -8,6 +8,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import dendrogram, linkage
 
+from gridapp.figures.base import apply_layout, colour_bar, marked_labels, note, outline, pointer
+
+#: fractions of the figure for the row dendrogram (left) and the column dendrogram (top); the colour bar
+#: fills the corner they leave
+TREE_WIDTH = 0.14
+TREE_HEIGHT = 0.24
+
 
 def _order_and_tree(matrix: np.ndarray) -> tuple[list[int], list[tuple[list[float], list[float]]]]:
     """Leaf order and dendrogram segments (in leaf units: leaf i sits at i) of the rows of ``matrix``."""
@@ -18,10 +25,27 @@ def _order_and_tree(matrix: np.ndarray) -> tuple[list[int], list[tuple[list[floa
     return list(tree["leaves"]), segments
 
 
-def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score") -> go.Figure:
+def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score", mark: str | None = None) -> go.Figure:
     """Clustered heatmap of a cell types × regulons table with both dendrograms.
 
     Clicking a cell reports the regulon as ``x`` and the cell type as ``y`` in ``clickData``.
+
+    Parameters
+    ----------
+    table
+        Cell types × regulons scores (z-scored mean AUC, RSS).
+    title
+        The figure's title.
+    colour_title
+        The colour bar's title.
+    mark
+        A regulon (column) to mark: outlined, pointed at (▼) and its label bold; ignored when not in
+        ``table``.
+
+    Returns
+    -------
+    The figure. A table whose values are all equal (one cell type: z-scores need two or more) is drawn
+    without a colour bar and with a note saying why it is blank.
     """
     values = table.to_numpy(dtype=float)
     row_order, row_tree = _order_and_tree(values)
@@ -30,8 +54,8 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
     figure = make_subplots(
         rows=2,
         cols=2,
-        column_widths=[0.12, 0.88],
-        row_heights=[0.18, 0.82],
+        column_widths=[TREE_WIDTH, 1 - TREE_WIDTH],
+        row_heights=[TREE_HEIGHT, 1 - TREE_HEIGHT],
         shared_xaxes=True,
         shared_yaxes=True,
         horizontal_spacing=0.005,
@@ -44,6 +68,7 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
         figure.add_trace(
             go.Scatter(x=[-y for y in ys], y=xs, mode="lines", line=line, hoverinfo="skip", showlegend=False), 2, 1
         )
+    blank = _blank_reason(table)
     figure.add_trace(
         go.Heatmap(
             z=ordered.to_numpy(),
@@ -51,24 +76,32 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
             y=list(range(ordered.shape[0])),
             customdata=np.array([[f"{r}|{c}" for c in ordered.columns] for r in ordered.index]),
             colorscale="RdBu_r",
-            zmid=0 if values.min() < 0 else None,
-            # in the empty top-left corner, so the cell-type labels on the right stay visible
+            zmid=0 if np.nanmin(values, initial=0) < 0 else None,
+            showscale=blank is None,
+            # fills the empty top-left corner, so the cell-type labels on the right stay visible
             colorbar={
-                "title": colour_title,
+                **colour_bar(colour_title),
                 "x": 0,
                 "xanchor": "left",
                 "y": 1,
                 "yanchor": "top",
-                "len": 0.2,
+                "len": TREE_HEIGHT,
+                "ypad": 0,
                 "thickness": 10,
+                "nticks": 4,
             },
             hovertemplate="%{customdata}<br>%{z:.3g}<extra></extra>",
         ),
         2,
         2,
     )
+    heatmap = figure.data[-1]
     figure.update_xaxes(
-        tickvals=list(range(ordered.shape[1])), ticktext=list(ordered.columns), tickangle=-60, row=2, col=2
+        tickvals=list(range(ordered.shape[1])),
+        ticktext=marked_labels(ordered.columns, mark),
+        tickangle=-60,
+        row=2,
+        col=2,
     )
     figure.update_yaxes(
         tickvals=list(range(ordered.shape[0])),
@@ -82,8 +115,36 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
     figure.update_xaxes(showticklabels=False, row=2, col=1)
     figure.update_xaxes(showticklabels=False, row=1, col=2)
     figure.update_yaxes(showticklabels=False, row=1, col=2)
-    figure.update_layout(title=title, plot_bgcolor="white", margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return figure
+    if mark in ordered.columns:
+        _mark_column(figure, heatmap, list(ordered.columns).index(mark), ordered.shape[0])
+    if blank is not None:
+        figure.add_annotation(note(blank, xref=f"{heatmap.xaxis} domain", yref=f"{heatmap.yaxis} domain"))
+    figure.update_layout(plot_bgcolor="white")
+    return apply_layout(figure, title)
+
+
+def _blank_reason(table: pd.DataFrame) -> str | None:
+    """Why a table's heatmap shows no contrast (all its values equal), or None when it has some."""
+    values = table.to_numpy(dtype=float)
+    if values.size and np.nanmax(values, initial=-np.inf) > np.nanmin(values, initial=np.inf):
+        return None
+    value = f"{values.flat[0]:.3g}" if values.size else "nothing"
+    if len(table) == 1:
+        return (
+            f"One cell type ({table.index[0]}): these scores compare cell types and need two or more, "
+            f"so every regulon scores {value}."
+        )
+    return f"Every cell type scores {value} on every regulon: nothing to compare."
+
+
+def _mark_column(figure: go.Figure, heatmap: go.Heatmap, column: int, n_rows: int) -> None:
+    """Outline column ``column`` of ``heatmap`` and point at it (▼) from above."""
+    figure.add_shape(
+        outline(xref=heatmap.xaxis, yref=heatmap.yaxis, x=(column - 0.5, column + 0.5), y=(-0.5, n_rows - 0.5))
+    )
+    figure.add_annotation(
+        pointer("▼", x=column, y=n_rows - 0.5, xref=heatmap.xaxis, yref=heatmap.yaxis, yanchor="bottom")
+    )
 
 
 def clicked_cell(click_data: dict | None) -> tuple[str, str] | None:

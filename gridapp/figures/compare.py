@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from gridapp.figures.base import SUBPLOT_TITLE_ROOM, apply_layout, colour_bar, placeholder
 from gridapp.figures.network import network_elements
 
 #: q-value below which a regulon counts as differentially active in the figures
@@ -21,7 +22,7 @@ def volcano(differential: pd.DataFrame, cell_type: str, *, selected: str | None 
     """
     table = differential[differential["cell_type"] == cell_type]
     if table.empty:
-        return go.Figure()
+        return placeholder(f"No regulon was tested in {cell_type}")
     group_a, group_b = table["group_a"].iloc[0], table["group_b"].iloc[0]
     significant = table["qvalue"] < SIGNIFICANT
     colour = np.where(~significant, "#9aa5b1", np.where(table["delta"] > 0, "#d62728", "#1f77b4"))
@@ -42,22 +43,18 @@ def volcano(differential: pd.DataFrame, cell_type: str, *, selected: str | None 
         )
     )
     figure.add_vline(x=0, line={"color": "#52606d", "width": 1})
-    figure.update_layout(
-        title=f"{cell_type}: {group_b} vs {group_a} ({int(significant.sum())} with q < {SIGNIFICANT}; "
-        f"{table['test'].iloc[0]})",
-        title_font_size=12,
-        xaxis_title=f"Δ mean AUC ({group_b} − {group_a})",
-        yaxis_title="−log10 p",
-        margin={"l": 50, "r": 10, "t": 50, "b": 40},
-        clickmode="event",
+    figure.update_layout(xaxis_title=f"Δ mean AUC ({group_b} − {group_a})", yaxis_title="−log10 p", clickmode="event")
+    return apply_layout(
+        figure,
+        f"{cell_type}: {group_b} vs {group_a}, {int(significant.sum())} with q < {SIGNIFICANT} "
+        f"({table['test'].iloc[0]})",
     )
-    return figure
 
 
 def delta_heatmap(differential: pd.DataFrame) -> go.Figure:
     """Cell type × regulon delta of mean AUC, diverging around 0, with ``*`` (q < 0.05) and ``**`` (q < 0.01)."""
     if differential.empty:
-        return go.Figure()
+        return placeholder("No differential activity to show")
     delta = differential.pivot(index="cell_type", columns="regulon", values="delta")
     qvalue = differential.pivot(index="cell_type", columns="regulon", values="qvalue").reindex_like(delta)
     marks = np.where(qvalue < 0.01, "**", np.where(qvalue < SIGNIFICANT, "*", ""))
@@ -73,17 +70,12 @@ def delta_heatmap(differential: pd.DataFrame) -> go.Figure:
             colorscale="RdBu_r",
             zmin=-limit,
             zmax=limit,
-            colorbar={"title": "Δ AUC"},
+            colorbar=colour_bar("Δ AUC"),
             hovertemplate="%{y} · %{x}<br>Δ AUC %{z:.3f} %{text}<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=f"Δ mean AUC, {group_b} − {group_a} (* q < {SIGNIFICANT}, ** q < 0.01)",
-        title_font_size=12,
-        xaxis={"tickangle": -60},
-        margin={"l": 120, "r": 10, "t": 40, "b": 110},
-    )
-    return figure
+    figure.update_layout(xaxis={"tickangle": -60})
+    return apply_layout(figure, f"Δ mean AUC, {group_b} − {group_a} (* q < {SIGNIFICANT}, ** q < 0.01)")
 
 
 def split_embedding(coordinates: np.ndarray, values: pd.Series, groups: pd.Series, order: list[str]) -> go.Figure:
@@ -105,7 +97,7 @@ def split_embedding(coordinates: np.ndarray, values: pd.Series, groups: pd.Serie
                     "cmin": low,
                     "cmax": high,
                     "showscale": column == len(order),
-                    "colorbar": {"title": str(values.name)},
+                    "colorbar": colour_bar(str(values.name)),
                 },
             ),
             row=1,
@@ -113,8 +105,8 @@ def split_embedding(coordinates: np.ndarray, values: pd.Series, groups: pd.Serie
         )
     figure.update_xaxes(showticklabels=False)
     figure.update_yaxes(showticklabels=False)
-    figure.update_layout(showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=str(values.name))
-    return figure
+    figure.update_layout(showlegend=False)
+    return apply_layout(figure, str(values.name), headroom=SUBPLOT_TITLE_ROOM)
 
 
 #: Cytoscape styles of rewired edges (added to :data:`gridapp.figures.network.STYLESHEET`)

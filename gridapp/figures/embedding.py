@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from gridapp.figures.base import apply_layout, colour_bar
+
 
 def embedding_scatter(
     coordinates: np.ndarray,
@@ -19,7 +21,8 @@ def embedding_scatter(
 ) -> go.Figure:
     """Scatter of cells (``coordinates``: cells × 2) coloured by ``colour``.
 
-    A categorical (or text) ``colour`` gives one trace per category; a numeric one a colour scale.
+    A categorical (or text) ``colour`` gives one trace per category; a numeric one a colour scale, whose
+    title (``colour``'s name, e.g. ``AUC: SPI1(+)``) runs up the colour bar so that a long one fits.
     ``selected`` positions are highlighted and the rest dimmed. Each point's ``customdata`` is its
     cell position, so lasso selections map back to cells.
     """
@@ -54,21 +57,19 @@ def embedding_scatter(
                     "color": colour.to_numpy(),
                     "colorscale": "Viridis",
                     "showscale": True,
-                    "colorbar": {"title": str(colour.name)},
+                    "colorbar": colour_bar(str(colour.name)),
                 },
             )
         )
     figure = go.Figure(traces)
     figure.update_layout(
-        title=title,
         dragmode="lasso",
         uirevision="cells",  # a redraw (new colouring, highlight) keeps the user's zoom and lasso
         legend={"itemsizing": "constant"},
         xaxis={"showticklabels": False},
         yaxis={"showticklabels": False},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
-    return figure
+    return apply_layout(figure, title)
 
 
 def _within(positions: np.ndarray, selected: Sequence[int] | None) -> list[int] | None:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from gridapp.figures.base import apply_layout
+
 KEPT_COLOUR = "#1f77b4"
 DROPPED_COLOUR = "#c7ccd1"
 PRECISION_COLOUR = "#2ca02c"
@@ -46,34 +48,26 @@ def importance_histogram(
 ) -> go.Figure:
     """Bars of the importance histogram (kept bins coloured) and a line at ``threshold``.
 
-    The x axis is ``log10(importance)`` with ticks labelled as importances; clicking a bar reports
-    its x (log10) in ``clickData``. With ``precision`` (``threshold, precision, recall`` of keeping the
-    edges ≥ each threshold, against a prior) its curve is drawn on a right-hand axis, with the
-    precision of a random choice (``random_precision``) as a dotted line. With ``repressing`` (counts of
-    negative coefficients on the same bins; ``counts`` are then the positive ones) the histogram is
-    mirrored: activating links up, repressing links down, on a log count scale.
+    The x axis is ``log10(importance)`` with ticks labelled as importances; clicking a bar reports its
+    left edge in ``clickData`` (:func:`threshold_of_click` reads it). With ``precision`` (``threshold,
+    precision, recall`` of keeping the edges ≥ each threshold, against a prior) its curve is drawn on a
+    right-hand axis, with the precision of a random choice (``random_precision``) as a dotted line.
+    With ``repressing`` (counts of negative coefficients on the same bins; ``counts`` are then the
+    positive ones) the histogram is mirrored: activating links up, repressing links down, on a log
+    count scale.
     """
     centres = (edges[:-1] + edges[1:]) / 2
     log_threshold = np.log10(threshold) if threshold > 0 else edges[0]
     kept = centres >= log_threshold
     ticks = np.arange(np.floor(edges[0]), np.ceil(edges[-1]) + 1)
     if repressing is None:
-        figure = go.Figure(_bars(centres, np.diff(edges), counts, np.where(kept, KEPT_COLOUR, DROPPED_COLOUR), "edges"))
+        figure = go.Figure(_bars(edges, counts, np.where(kept, KEPT_COLOUR, DROPPED_COLOUR), "edges"))
         count_axis = {"title": "edges", "type": "log"}
     else:
         figure = go.Figure(
             [
-                _bars(
-                    centres, np.diff(edges), counts, np.where(kept, ACTIVATING_COLOUR, DROPPED_COLOUR), "activating", 1
-                ),
-                _bars(
-                    centres,
-                    np.diff(edges),
-                    repressing,
-                    np.where(kept, REPRESSING_COLOUR, DROPPED_COLOUR),
-                    "repressing",
-                    -1,
-                ),
+                _bars(edges, counts, np.where(kept, ACTIVATING_COLOUR, DROPPED_COLOUR), "activating", 1),
+                _bars(edges, repressing, np.where(kept, REPRESSING_COLOUR, DROPPED_COLOUR), "repressing", -1),
             ]
         )
         count_axis = _mirrored_log_axis(max(int(np.max(counts, initial=1)), int(np.max(repressing, initial=1))))
@@ -110,30 +104,47 @@ def importance_histogram(
         )
     quantity = "importance" if repressing is None else "|coefficient|"
     figure.update_layout(
-        title=f"{n_kept:,} edges with {quantity} ≥ {threshold:.3g}",
         xaxis={"title": f"{quantity} (log scale)", "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]},
         yaxis=count_axis,
         bargap=0,
         barmode="overlay",
-        margin={"l": 50, "r": 55 if precision is not None else 10, "t": 40, "b": 40},
         clickmode="event",
     )
-    return figure
+    return apply_layout(figure, f"{n_kept:,} edges with {quantity} ≥ {threshold:.3g}")
 
 
-def _bars(centres: np.ndarray, widths: np.ndarray, counts: np.ndarray, colours: np.ndarray, name: str, side: int = 0):
-    """Histogram bars; ``side`` ±1 draws ``log10(1 + count)`` above / below the axis (mirrored histogram)."""
+def threshold_of_click(click_data: dict | None) -> float | None:
+    """The ``log10`` threshold that keeps a clicked bar of :func:`importance_histogram`: its left edge.
+
+    Returns
+    -------
+    The left edge (``log10`` units, as the x axis) of the bar clicked, or None for no click or a click
+    on something else (the precision curve).
+    """
+    points = (click_data or {}).get("points") or [{}]
+    bar = points[0].get("customdata")
+    return float(bar["left"]) if isinstance(bar, dict) and "left" in bar else None
+
+
+def _bars(edges: np.ndarray, counts: np.ndarray, colours: np.ndarray, name: str, side: int = 0) -> go.Bar:
+    """Histogram bars on ``edges`` (log10); ``side`` ±1 draws ``log10(1 + count)`` above / below the axis
+    (mirrored histogram). Each bar's ``customdata`` holds its left edge, the importance at its centre and
+    its count."""
+    centres = (edges[:-1] + edges[1:]) / 2
     heights = counts if side == 0 else side * np.log10(1 + np.asarray(counts, dtype=float))
     return go.Bar(
         x=centres,
         y=heights,
-        width=widths,
+        width=np.diff(edges),
         marker_color=colours,
         name=name,
         showlegend=False,  # the count axis names the sides
-        customdata=np.c_[10**centres, counts],
-        hovertemplate=f"{name if side else 'importance'} ≈ %{{customdata[0]:.3g}}<br>"
-        "%{customdata[1]} edges<extra></extra>",
+        customdata=[
+            {"left": float(left), "importance": float(10**centre), "edges": int(count)}
+            for left, centre, count in zip(edges[:-1], centres, counts)
+        ],
+        hovertemplate=f"{name if side else 'importance'} ≈ %{{customdata.importance:.3g}}<br>"
+        "%{customdata.edges} edges<extra></extra>",
     )
 
 

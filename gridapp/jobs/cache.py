@@ -26,6 +26,7 @@ import anndata as ad
 import pandas as pd
 
 from gridapp.core.errors import GridappError
+from gridapp.core.motifs import read_enriched_motifs
 from gridapp.core.regulons import regulons_from_table
 from gridapp.jobs.imports import read_pyscenic_output
 from gridapp.jobs.params import RunParams, file_fingerprint
@@ -197,14 +198,25 @@ class ResultCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StoredResult:
-    """A result read back from the cache (or from a pySCENIC output folder)."""
+    """A result read back from the cache (or from a pySCENIC output folder); equal only to itself, so views
+    can memoise on it (a key's result is read once and shared, see :meth:`ResultCache.load`).
+
+    Attributes
+    ----------
+    adata, adjacencies, regulons, summary
+        Cells with AUC, embeddings and summaries; the network; the regulons (``regulons.csv`` layout);
+        ``run.json``.
+    motifs
+        The enriched motifs of a cisTarget-pruned run (``motifs.csv``, flattened), else ``None``.
+    """
 
     adata: ad.AnnData
     adjacencies: pd.DataFrame
     regulons: pd.DataFrame
     summary: dict
+    motifs: pd.DataFrame | None = None
 
     def regulon_objects(self) -> list:
         """The regulons as ctxcore objects."""
@@ -218,6 +230,7 @@ def _load(path: Path) -> StoredResult:
         adjacencies=pd.read_parquet(path / ADJACENCIES),
         regulons=pd.read_csv(path / "regulons.csv"),
         summary=json.loads((path / "run.json").read_text(encoding="utf-8")),
+        motifs=read_enriched_motifs(path / "motifs.csv") if (path / "motifs.csv").is_file() else None,
     )
 
 

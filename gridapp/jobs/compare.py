@@ -4,6 +4,9 @@ A comparison of groups ``a`` and ``b`` (e.g. ``ctrl`` and ``stim`` of ``group_id
 stored in the result cache: one on the cells of both groups (its AUC matrix is tested group against
 group), and one per group (their networks are compared). Reproducibility runs every donor on its own.
 A second comparison of the same subset reads all of them back from the cache.
+
+A comparison missing a choice is refused with :class:`IncompleteComparisonError`, whose message names no
+option of any front end: the CLI and the Compare page each add their own hint on what to choose.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +32,35 @@ from gridapp.jobs.pipeline import NO_LIMITS, Cancelled, JobLimits, Progress, cel
 
 #: strongest edges of each run that the rewiring compares when no importance threshold is given
 DEFAULT_TOP_EDGES = 5000
+
+
+class Missing(Enum):
+    """What an incomplete comparison lacks."""
+
+    GROUPS = "two values of the group column"
+    GROUP_KEY = "the group column"
+    DONOR_KEY = "the donor column (for reproducibility)"
+    ANYTHING = "groups to compare or reproducibility across donors"
+
+
+class IncompleteComparisonError(GridappError):
+    """A comparison refused for a missing choice, told in no front end's words (no hint).
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+    missing
+        What to choose; a front end words it as its hint with :meth:`worded`.
+    """
+
+    def __init__(self, message: str, missing: Missing) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+    def worded(self, hints: Mapping[Missing, str]) -> GridappError:
+        """This error with a front end's hint: ``hints`` says, in that front end's words, what to choose."""
+        return GridappError(self.message, hints[self.missing])
 
 
 @dataclass(frozen=True)
@@ -55,19 +88,19 @@ class CompareSpec:
     top_edges: int = DEFAULT_TOP_EDGES
 
     def __post_init__(self) -> None:
-        if self.group_key and len(self.groups) != 2:
-            raise GridappError(
-                f"Compare exactly two groups of obs[{self.group_key!r}], got {list(self.groups)}.",
-                "Give --groups A,B (e.g. --groups ctrl,stim).",
+        if self.group_key and (len(self.groups) != 2 or self.groups[0] == self.groups[1]):
+            raise IncompleteComparisonError(
+                f"Compare exactly two different groups of obs[{self.group_key!r}], got {list(self.groups)}.",
+                Missing.GROUPS,
             )
         if self.groups and not self.group_key:
-            raise GridappError("--groups was given without --group-key.", "Add --group-key COLUMN.")
-        if self.reproducibility and not self.base.donor_key:
-            raise GridappError("Reproducibility across donors needs the donor column.", "Add --donor-key COLUMN.")
-        if not (self.group_key or self.reproducibility):
-            raise GridappError(
-                "Nothing to compare.", "Give --group-key COL --groups A,B, or --reproducibility with --donor-key."
+            raise IncompleteComparisonError(
+                f"Groups {list(self.groups)} were given without the obs column holding them.", Missing.GROUP_KEY
             )
+        if self.reproducibility and not self.base.donor_key:
+            raise IncompleteComparisonError("Reproducibility across donors needs the donor column.", Missing.DONOR_KEY)
+        if not (self.group_key or self.reproducibility):
+            raise IncompleteComparisonError("Nothing to compare.", Missing.ANYTHING)
 
     def union(self) -> RunParams:
         """The run on the cells of both groups (or of the whole subset)."""

@@ -155,6 +155,26 @@ class RunParams:
         """Plain JSON-ready dict (tuples as lists)."""
         return json.loads(json.dumps(asdict(self)))
 
+    @classmethod
+    def from_dict(cls, values: dict) -> RunParams:
+        """Parameters from :meth:`to_dict`'s layout (lists back to tuples)."""
+        return cls(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
+
+    def differences(self, stored: dict) -> list[str]:
+        """How these parameters differ from a stored result's (its ``params.json``), one
+        ``"<field>: <here> here, <there> in the result"`` per field, in the dashboard's words; empty when they
+        match or when ``stored`` is not a gridapp run's (an imported pySCENIC output)."""
+        mine = self.to_dict()
+        if set(stored) != set(mine):
+            return []
+        if not mine["donors"] and not stored["donors"]:
+            stored = {**stored, "donor_key": mine["donor_key"]}  # no donor chosen: the column does not matter
+        return [
+            f"{FIELD_WORDS.get(name, name)}: {_shown(value)} here, {_shown(stored[name])} in the result"
+            for name, value in mine.items()
+            if value != stored[name]
+        ]
+
     def with_changes(self, **changes: object) -> RunParams:
         """A copy with some fields changed."""
         return replace(self, **changes)
@@ -185,3 +205,35 @@ def file_fingerprint(path: str | Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+#: RunParams fields in the dashboard's words
+FIELD_WORDS = {
+    "input": "dataset",
+    "tfs": "TF list",
+    "donor_key": "donor column",
+    "cell_type_key": "cell-type column",
+    "cell_types": "cell types",
+    "n_top_genes": "top genes",
+    "runs": "runs",
+    "min_occurrence": "min occurrence",
+    "prune": "pruning",
+    "prior": "prior network",
+    "prior_confidence": "DoRothEA confidence",
+    "motif_dbs": "ranking databases",
+    "motif_annotations": "motif annotations",
+    "auc_threshold": "AUC threshold",
+    "target_layer": "target layer",
+    "tf_layer": "TF layer",
+    "train_prior": "training prior",
+    "fdr": "enrichment FDR",
+}
+
+
+def _shown(value: object) -> str:
+    """A parameter's value as a user reads it: file names without folders, lists joined, none as 'none'."""
+    if value is None or value == []:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    return Path(value).name if isinstance(value, str) and "/" in value else str(value)

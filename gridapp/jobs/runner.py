@@ -2,7 +2,8 @@
 
 Every job kind passes the same :class:`JobDoor`: a lower CPU priority, one of a fixed number of slots
 (others wait, cancellable), the server's cell / gene limits, a time limit, and a Dask client. Nothing a
-job reads is hashed or loaded before it is through the door, which runs in the job's own process.
+job reads is hashed or loaded before it is through the door, which runs in the job's own process. While a
+job waits (for a slot, for its workers to start) a :class:`Ticker` re-tells what it waits for every second.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, Progress, run
 
 #: CPU priority the dashboard gives its jobs (0 = the server's own, 19 = lowest)
 JOB_NICENESS = 10
+#: how often a waiting job re-tells what it waits for
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,21 @@ class JobDoor:
         Parameters
         ----------
         tell
-            Told what the job waits for (``queued …``, ``starting workers``).
+            Told what the job waits for, at once and then every :data:`TICK_SECONDS` with the seconds waited
+            (``waiting for one of 2 job slots (5 s)``, ``starting workers (12 s)``); never once the job
+            is through the door.
         cancelled
             The user's cancel, polled while waiting and by the job.
         """
         os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), self.niceness))
         with ExitStack() as stack:
             stack.enter_context(self._time_limit())
-            if self.max_jobs is not None and self.slots is not None:
-                queued = f"queued: {self.max_jobs} job(s) at a time here"
-                stack.enter_context(job_slot(self.slots, self.max_jobs, lambda: tell(queued), cancelled))
-            tell("starting workers")
-            client = stack.enter_context(dask_client(self.dask_scheduler, n_workers=self.n_workers))
+            with ticking(tell) as ticker:
+                if self.max_jobs is not None and self.slots is not None:
+                    queued = f"waiting for one of {self.max_jobs} job slots"
+                    stack.enter_context(job_slot(self.slots, self.max_jobs, lambda: ticker.say(queued), cancelled))
+                ticker.say("starting workers")
+                client = stack.enter_context(dask_client(self.dask_scheduler, n_workers=self.n_workers))
             yield Job(client, self.limits, cancelled)
 
     @contextmanager
@@ -218,3 +224,64 @@ def job_slot(
             waiting()
             told = True
         time.sleep(poll_seconds)
+
+
+class Ticker:
+    """Tells what a job is doing now, then again every ``every`` seconds with the seconds it has taken, until
+    :meth:`stop`: a wait is never a frozen status line.
+
+    Parameters
+    ----------
+    tell
+        Told ``note`` when :meth:`say` is called, then ``note (N s)``; called from the ticker's own thread
+        between the two, never after :meth:`stop` has returned.
+    every
+        Seconds between two reports.
+    """
+
+    def __init__(self, tell: Callable[[str], object], every: float = TICK_SECONDS) -> None:
+        self._tell = tell
+        self._every = every
+        self._note: str | None = None
+        self._since = time.monotonic()
+        self._lock = threading.Lock()  # a report of the previous note never follows a new one
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._tick, name="job-ticker", daemon=True)
+        self._thread.start()
+
+    def say(self, note: str) -> None:
+        """Tell ``note`` now and re-tell it, with the seconds since now, until the next note or :meth:`stop`."""
+        with self._lock:
+            self._note, self._since = note, time.monotonic()
+            self._tell(note)
+
+    def stop(self) -> None:
+        """Stop reporting; once this returns, nothing more is told."""
+        self._stopped.set()
+        self._thread.join()
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(self._every - self._seconds() % self._every):  # whole periods of the note
+            with self._lock:
+                if self._note is not None and self._seconds() >= self._every and not self._stopped.is_set():
+                    self._tell(f"{self._note} ({self._seconds():.0f} s)")
+
+    def _seconds(self) -> float:
+        """Seconds since the current note was said."""
+        return time.monotonic() - self._since
+
+
+def status_line(note: str) -> str:
+    """A told note as a page's status line: ``starting workers (3 s)`` → ``Starting workers (3 s) …``."""
+    return f"{note[:1].upper()}{note[1:]} …"
+
+
+@contextmanager
+def ticking(tell: Callable[[str], object], every: float = TICK_SECONDS) -> Iterator[Ticker]:
+    """A :class:`Ticker` over ``tell`` for the block (silent until its first :meth:`~Ticker.say`), stopped
+    when the block ends, however it ends."""
+    ticker = Ticker(tell, every)
+    try:
+        yield ticker
+    finally:
+        ticker.stop()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,13 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--window-size=1600,2300",
 )
+#: parts of SEVERE console messages that are not the page's fault; every other SEVERE entry fails a browser
+#: test. Empty: none is known (Dash serves a favicon, so not even the usual favicon 404 occurs).
+BENIGN_CONSOLE: tuple[str, ...] = ()
+#: a response of the server's access log (werkzeug): ``"POST /_dash-update-component HTTP/1.1" 500 -``
+ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" (?P<status>\d{3}) ')
+#: the terminal colours werkzeug writes inside the quotes of each logged request, even into a file
+ANSI_STYLE = re.compile(r"\x1b\[[\d;]*m")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
@@ -57,12 +66,56 @@ def chromium(downloads: Path) -> Iterator:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, read by console_errors
     driver = webdriver.Chrome(options=options)
     driver.downloads = downloads
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def console_errors(driver) -> list[str]:
+    """The SEVERE console entries logged since the last call (Chromium hands out each entry once), less
+    those that ``BENIGN_CONSOLE`` names."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and not any(benign in entry["message"] for benign in BENIGN_CONSOLE)
+    ]
+
+
+def server_errors(lines: Iterable[str]) -> list[str]:
+    """The access-log lines among ``lines`` whose response is a server error (5xx), without their colours."""
+    plain = (ANSI_STYLE.sub("", line).rstrip() for line in lines)
+    return [line for line in plain if (hit := ACCESS_LINE.search(line)) and hit["status"].startswith("5")]
+
+
+@dataclass
+class Watch:
+    """What a browser test must leave clean: the consoles of its Chromium sessions and the log of its server.
+
+    ``check`` looks at what came since the last check (or the start), so each entry is blamed on one test.
+    """
+
+    drivers: Sequence
+    log: Path
+    _read: int = field(default=0, init=False)  # bytes of ``log`` checked already
+
+    def problems(self) -> list[str]:
+        """Console errors and 5xx responses since the last call."""
+        found = [f"console: {message}" for driver in self.drivers for message in console_errors(driver)]
+        with self.log.open("rb") as log:
+            log.seek(self._read)
+            chunk = log.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # whole lines: one still being written waits for the next call
+        self._read += len(complete)
+        return found + [f"server: {line}" for line in server_errors(complete.decode(errors="replace").splitlines())]
+
+    def check(self) -> None:
+        """Fail with every console error and 5xx response since the last check."""
+        found = self.problems()
+        assert not found, "the page logged errors or the server answered 5xx:\n" + "\n".join(found)
 
 
 def wait(driver, condition, timeout=60):

@@ -4,6 +4,7 @@ cancel, and a broken upload that leaves earlier results in place."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.app.browsing import (
     ActionChains,
     By,
     Keys,
+    Watch,
     chromium,
     dashboard,
 )
@@ -64,6 +66,13 @@ def browser(tmp_path_factory):
         yield driver
 
 
+@pytest.fixture(scope="module")
+def watch(server, browser) -> Watch:
+    """What each test here must leave clean: the browser's console and the server log (tests/app/conftest.py)."""
+    _, cache = server
+    return Watch([browser], cache.parent / "server.log")
+
+
 def test_subset_launch_explore_export(server, browser):
     url, _ = server
     browser.get(url)
@@ -77,7 +86,7 @@ def test_subset_launch_explore_export(server, browser):
     _wait(browser, lambda d: "edges kept" in _text(d, "edge-count"))
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#embedding .scatterlayer, #embedding canvas")))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "explore.png"))
+    _screenshot_at_1280(browser, "explore.png")
 
     before = _text(browser, "edge-count")
     handle = browser.find_element(By.CSS_SELECTOR, "#threshold [role=slider]")
@@ -179,6 +188,88 @@ def test_lasso_selection_shows_in_the_clustermap(server, browser):
     labels = "return Array.from(document.querySelectorAll('#clustermap g[class*=tick] text'), t => t.textContent)"
     label = _wait(browser, lambda d: next((t for t in d.execute_script(labels) if t.startswith("selected (")), None))
     assert 0 < int(label.split("(")[1].split()[0]) < 495
+
+
+#: every view's title (plotly's .gtitle) by graph id, as the page shows it
+TITLES = """return Object.fromEntries(['embedding', 'auc-dist', 'clustermap', 'tf-heatmap'].map(
+    id => [id, (document.querySelector('#' + id + ' .gtitle') || {}).textContent || '']))"""
+
+
+def _titles(driver) -> dict[str, str]:
+    return {k: v.replace("\u00a0", " ") for k, v in driver.execute_script(TITLES).items()}
+
+
+def test_opening_a_smaller_run_drops_the_selection_and_every_view_follows(server, browser):
+    url, _ = server
+    [big] = [o for o in _run_labels(browser) if "B cells, CD14+ Monocytes" in o]
+    assert any(t.startswith("selected (") for t in browser.execute_script(CLUSTERMAP_LABELS))  # the lasso's row
+    # run B: fewer cells (B cells only), launched in a second tab so this page keeps run A and its lasso
+    browser.switch_to.new_window("tab")
+    browser.get(url)
+    _wait(browser, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
+    _choose(browser, "cell-types", "B cells")
+    _type(browser, "n-top-genes", "300")
+    assert _launch_and_wait(browser).startswith("Done")
+    small = _wait(browser, lambda d: _cells_shown(_text(d, "result-info")))
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    _choose(browser, "runs", next(o for o in _run_labels(browser) if o != big and "B cells ·" in o))
+    cells = f"{small:,} cells"
+    _wait(browser, lambda d: all(cells in t for t in _titles(d).values()), 60)
+    titles = _titles(browser)
+    assert f"of {cells}" in titles["auc-dist"], titles  # "<regulon>: n of N cells on"
+    assert "dropped" in _text(browser, "view-note")
+    assert not any(t.startswith("selected (") for t in browser.execute_script(CLUSTERMAP_LABELS))
+    _choose(browser, "runs", big)  # back to run A: its own counts again, still no selection
+    _wait(browser, lambda d: all("495 cells" in t for t in _titles(d).values()), 60)
+
+
+CLUSTERMAP_LABELS = (
+    "return Array.from(document.querySelectorAll('#clustermap g[class*=tick] text'), t => t.textContent)"
+)
+#: the network as drawn: the focus node, and each TF label's size on screen (font size × zoom)
+NETWORK = """const cy = document.getElementById('network')._cyreg.cy;
+return {focus: cy.nodes('.focus').map(n => n.id()),
+        tfLabelPx: cy.nodes('.tf').map(n => parseFloat(n.renderedStyle('font-size')))};"""
+
+
+def _cells_shown(info: str) -> int | None:
+    """The number of cells in the result line ("Showing data.h5ad · B cells · 123 cells · ...")."""
+    found = re.search(r"· ([\d,]+) cells ·", info)
+    return int(found.group(1).replace(",", "")) if found else None
+
+
+def _run_labels(driver) -> list[str]:
+    driver.find_element(By.ID, "runs").click()
+    labels = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#runs [role=option]")]
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    return labels
+
+
+def test_the_selected_regulon_shows_in_every_view(server, browser):
+    _choose(browser, "regulon", "STAT1(+)")
+    _wait(browser, lambda d: "STAT1(+)" in _titles(d)["embedding"] and "STAT1(+)" in _titles(d)["auc-dist"], 60)
+    assert "AUC" in _titles(browser)["embedding"]  # coloured by the selected regulon's AUC
+    _wait(browser, lambda d: "STAT1(+)" in _text(d, "regulon-summary"))
+    marked = "return Array.from(document.querySelectorAll('#ID g[class*=tick] text'), t => t.innerHTML)"
+    assert any("<b>STAT1(+)</b>" in t for t in browser.execute_script(marked.replace("ID", "clustermap")))
+    assert any("<b>STAT1</b>" in t for t in browser.execute_script(marked.replace("ID", "tf-heatmap")))
+    drawn = _wait(browser, lambda d: (n := d.execute_script(NETWORK))["focus"] == ["STAT1"] and n, 60)
+    assert min(drawn["tfLabelPx"]) >= 10, drawn  # TF labels legible at the initial fit
+    legend = _text(browser, "network-legend")
+    assert all(word in legend for word in ("TF", "target", "importance", "prior"))
+    _screenshot_at_1280(browser, "regulon.png", scroll_to="network")
+
+
+def _screenshot_at_1280(driver, name: str, scroll_to: str | None = None) -> None:
+    """A README screenshot of the page as a 1280×800 window shows it (optionally scrolled to an element)."""
+    driver.set_window_size(1280, 800)
+    if scroll_to:
+        driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", scroll_to)
+    time.sleep(2)  # the graphs refit to the narrower window
+    driver.save_screenshot(str(SCREENSHOTS / name))
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.set_window_size(1600, 2300)
 
 
 def test_cancel_leaves_no_cache_entry(server, browser):

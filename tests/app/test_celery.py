@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from gridapp.jobs.cache import ResultCache
-from tests.app.browsing import ROOT, By, chromium, dashboard, free_port, running
+from tests.app.browsing import ROOT, By, Watch, chromium, dashboard, free_port, running
 from tests.app.browsing import choose as _choose
 from tests.app.browsing import launch_and_wait as _launch_and_wait
 from tests.app.browsing import text as _text
@@ -67,6 +67,12 @@ def site(stack):
 def users(tmp_path_factory):
     with chromium(tmp_path_factory.mktemp("a")) as first, chromium(tmp_path_factory.mktemp("b")) as second:
         yield first, second
+
+
+@pytest.fixture(scope="module")
+def watch(stack, site, users) -> Watch:
+    """What each test here must leave clean: both browsers' consoles and the dashboard's log (tests/app/conftest.py)."""
+    return Watch(users, stack.folder / "app.log")
 
 
 def _cache(stack) -> ResultCache:

@@ -74,8 +74,8 @@ def test_a_training_prior_outside_the_data_roots_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("state", "started", "status", "launch_disabled", "verdict"),
     [
-        ("running", False, "Queued: waiting for a free worker …", True, "running"),
-        ("idle", False, "Queued: waiting for a free worker …", True, "waiting"),
+        ("running", False, "Queued: starting the job …", True, "running"),
+        ("idle", False, "Queued: starting the job …", True, "waiting"),
         ("idle", True, "step 4/9: grn …", True, "lost"),  # its worker died and Dash still polls
         ("idle", False, "step 1/9: load …", False, "lost"),  # Dash saw the job end without a result
         ("idle", True, "Cancelled: nothing was stored; earlier results are unchanged.", False, "over"),

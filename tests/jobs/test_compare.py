@@ -10,9 +10,8 @@ import pytest
 
 from gridapp.cli import main
 from gridapp.core.compare import DIFFERENTIAL_COLUMNS, differential_activity
-from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.compare import CompareSpec, load_compare
+from gridapp.jobs.compare import CompareSpec, IncompleteComparisonError, Missing, load_compare
 from gridapp.jobs.params import RunParams
 from tests.conftest import shared
 
@@ -116,17 +115,27 @@ def test_a_second_compare_reads_every_run_from_the_cache(compared, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "message", "missing"),
     [
-        ({"group_key": "group_id", "groups": ("ctrl",)}, "exactly two groups"),
-        ({"groups": ("ctrl", "stim")}, "without --group-key"),
-        ({"reproducibility": True}, "donor column"),
-        ({}, "Nothing to compare"),
+        ({"group_key": "group_id", "groups": ("ctrl",)}, "exactly two different groups", Missing.GROUPS),
+        ({"group_key": "group_id", "groups": ("ctrl", "ctrl")}, "exactly two different groups", Missing.GROUPS),
+        ({"groups": ("ctrl", "stim")}, "without the obs column holding them", Missing.GROUP_KEY),
+        ({"reproducibility": True}, "donor column", Missing.DONOR_KEY),
+        ({}, "Nothing to compare", Missing.ANYTHING),
     ],
 )
-def test_incomplete_comparisons_are_refused(changes, message):
-    with pytest.raises(GridappError, match=message):
+def test_incomplete_comparisons_are_refused_in_no_front_end_s_words(changes, message, missing):
+    with pytest.raises(IncompleteComparisonError, match=message) as refused:
         CompareSpec(base=RunParams.demo(donor_key=None), **changes)
+    assert refused.value.missing is missing and not refused.value.hint and "--" not in refused.value.message
+
+
+def test_the_cli_words_an_incomplete_comparison_with_its_options(tmp_path, capsys):
+    assert main(["compare", "--demo", "--group-key", "cluster_id", "--out", str(tmp_path / "out")]) == 2
+    assert "hint: Give --groups A,B (e.g. --groups ctrl,stim)." in capsys.readouterr().err
+    assert main(["compare", "--demo", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error: Nothing to compare." in err and "hint: Give --group-key COL --groups A,B" in err
 
 
 def test_an_unknown_group_is_one_clear_line(compared, tmp_path, capsys):

@@ -141,7 +141,10 @@ def split_prop(prop_id: str) -> tuple[str | dict, str]:
 
 
 def _outputs_of(output: str) -> list[tuple[str | dict, str]]:
-    """The (id, prop) pairs of a dependency's ``output`` string (``..a.b...c.d..`` for several)."""
+    """The (id, prop) pairs of a dependency's ``output`` string (``..a.b...c.d..`` for several; a callback without
+    outputs has a bare hash there)."""
+    if "." not in output:
+        return []
     if output.startswith(".."):
         return [split_prop(part) for part in output[2:-2].split("...")]
     return [split_prop(output)]

@@ -252,7 +252,7 @@ def test_the_job_watcher_writes_nothing_for_a_hostile_key(server: Server, ledger
     values = {
         ("job-watch", "n_intervals"): 1,
         ("launched", "data"): {"key": key, "started": False},
-        ("status", "children"): "Queued: waiting for a free worker …",
+        ("status", "children"): "Queued: starting the job …",
         ("launch", "disabled"): True,
     }
     with watching(server) as watch:
@@ -304,8 +304,18 @@ def cascade(client: DashClient, state: dict, changes: dict[str, Any], hops: int 
         ("selected-cells.data", [10**9]),
         ("result-key.data", {"a": 1}),
         ("regulon.value", 123),
+        ("score-prior.value", "/etc/passwd"),
+        ("view.data", {"key": "../../etc", "prior": "/etc/passwd", "selected": {"cells": "x"}}),
     ],
-    ids=["runs-dotdot", "colour-by-unknown", "selected-cell-out-of-range", "result-key-dict", "regulon-number"],
+    ids=[
+        "runs-dotdot",
+        "colour-by-unknown",
+        "selected-cell-out-of-range",
+        "result-key-dict",
+        "regulon-number",
+        "prior-outside-roots",
+        "view-state-forged",
+    ],
 )
 def test_hostile_view_values_get_an_answer_not_a_500(
     server: Server, stored: Stored, ledger: Ledger, prop_id: str, value: Any

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dash import Dash, Input, Output, State, dcc, no_update
 
-from gridapp.app.callbacks import QUEUED, AppConfig, background_job, say_on_click, store_once
+from gridapp.app.callbacks import QUEUED, AppConfig, background_job, in_page_words, say_on_click, store_once
 from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS
@@ -50,7 +50,7 @@ def register(app: Dash, config: AppConfig) -> None:
                 tell=lambda note: set_progress(("0", "1", status_line(note))),
             )
         except GridappError as err:
-            return no_update, f"Benchmark failed: {err}"
+            return no_update, f"Benchmark failed: {in_page_words(err)}"
         return key, "Done: scores below (networks are cached, so a rerun only re-scores)."
 
     say_on_click(app, "bench-run", "bench-status", "bench-progress", QUEUED)

@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import datetime as dt
 import logging
+import re
 import shutil
 import threading
 import uuid
@@ -28,6 +29,7 @@ from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.methods import DEFAULT_METHOD, get_method
 from gridapp.figures.auc import genes_detected
+from gridapp.figures.base import placeholder
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
 from gridapp.jobs.gate import FileGate, store_upload
@@ -266,7 +268,7 @@ def register(app: Dash, config: AppConfig) -> None:
         try:
             return detected_outputs(params_from_form(config, {**form, "prune": "none"}), config.limits)
         except GridappError as err:
-            return go.Figure(layout={"title": {"text": str(err.message), "font": {"size": 10}}, "height": 120})
+            return placeholder(in_page_words(err), height=160)
 
     def form_params(values: tuple) -> RunParams:
         """The run the Launch button would start, from the form's values in FORM_FIELDS order."""
@@ -294,7 +296,7 @@ def register(app: Dash, config: AppConfig) -> None:
                 progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …", job)),
             )
         except GridappError as err:
-            return no_update, f"Run failed: {err}", no_update
+            return no_update, f"Run failed: {in_page_words(err)}", no_update
         return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config)
 
     say_on_click(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
@@ -303,11 +305,13 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("launched", "data"),
         Output("job-watch", "disabled"),
         Output("status", "children", allow_duplicate=True),
+        Output("message", "children", allow_duplicate=True),
         Input("launch", "n_clicks"),
         prevent_initial_call=True,
     )
     def watch_launch(n_clicks):
-        return {"launch": n_clicks, "started": False}, False, QUEUED  # the job reports its key (job-key)
+        # the job reports its key (job-key); an earlier message (a refused upload, ...) is about something else
+        return {"launch": n_clicks, "started": False}, False, QUEUED, ""
 
     @app.callback(
         Output("launched", "data", allow_duplicate=True),
@@ -578,6 +582,35 @@ def gate_of(config: AppConfig) -> FileGate:
         max_bytes=_megabytes(config.max_file_mb),
         max_dataset_bytes=_megabytes(config.max_dataset_mb),
     )
+
+
+#: command-line options that messages of the core and jobs layers name, and the controls that set them on the page
+PAGE_WORDS = (
+    (r"--motif-db FILE \[FILE \.\.\.\]", "'Ranking databases'"),
+    (r"--motif-annotations FILE", "'Motif annotations'"),
+    (r"--train-prior FILE", "a 'Training prior'"),
+    (r"--prior FILE", "a 'Prior network'"),
+    (r"--prior-confidence", "'DoRothEA confidence'"),
+    (r"--train-prior", "'Training prior'"),
+    (r"--min-occurrence", "'Min occurrence'"),
+    (r"--n-top-genes", "'Top genes'"),
+    (r"--auc-threshold", "'AUC threshold'"),
+    (r"--runs", "'Runs'"),
+    (r"--no-prune", "pruning 'none'"),
+    (r"--method (\w+)", r"the method \1"),
+    (r"--split (\S+)", r"'Pairs scored' \1"),
+    (r"--seeds", "'Seeds'"),
+    (r"pass --gene-symbols COLUMN", "upload the file with a var column of gene symbols"),
+    (r"--gene-symbols COLUMN", "a var column of gene symbols"),
+)
+
+
+def in_page_words(err: GridappError) -> str:
+    """``err``'s message and hint with each command-line option named as the page's control that sets it."""
+    text = str(err)
+    for option, control in PAGE_WORDS:
+        text = re.sub(option, control, text)
+    return text
 
 
 def report_error(err: Exception) -> None:

@@ -20,6 +20,7 @@ from gridapp.app.callbacks import (
     AppConfig,
     background_job,
     gate_of,
+    in_page_words,
     params_from_form,
     run_options,
     say_on_click,
@@ -287,7 +288,7 @@ def comparison_job(config: AppConfig, form: dict, choices: Sequence, set_progres
             tell=lambda note: set_progress(("0", "1", status_line(note))),
         )
     except GridappError as err:
-        return no_update, f"Comparison failed: {err}"
+        return no_update, f"Comparison failed: {in_page_words(err)}"
     return key, "Done: the run on both groups is also open on the Explore page."
 
 

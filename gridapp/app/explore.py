@@ -28,6 +28,7 @@ from gridapp.app.callbacks import (
 from gridapp.core.aucell import on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.figures.base import placeholder
+from gridapp.figures.clustermap import clicked_cell
 from gridapp.figures.importance import threshold_of_click
 from gridapp.figures.network import TOP_TARGETS, network_elements
 from gridapp.figures.views import (
@@ -269,14 +270,10 @@ def register(app: Dash, config: AppConfig) -> None:
         prevent_initial_call=True,
     )
     def set_auc_threshold(click, data, overrides):
-        opened = open_view(config, data)
-        try:
-            x = float(click["points"][0]["x"])
-        except (TypeError, KeyError, IndexError, ValueError):
+        opened, x = open_view(config, data), clicked_x(click)
+        if opened is None or not opened[1].regulon or not isinstance(x, int | float):
             return no_update
-        if opened is None or not opened[1].regulon:
-            return no_update
-        return {**(overrides if isinstance(overrides, dict) else {}), opened[1].regulon: x}
+        return {**(overrides if isinstance(overrides, dict) else {}), opened[1].regulon: float(x)}
 
     @app.callback(
         Output("regulon", "value", allow_duplicate=True),
@@ -286,14 +283,9 @@ def register(app: Dash, config: AppConfig) -> None:
         prevent_initial_call=True,
     )
     def select_regulon(click, node, options):
-        if ctx.triggered_id == "clustermap":
-            try:
-                name = str(click["points"][0]["x"])
-            except (TypeError, KeyError, IndexError):
-                return no_update
-        else:
-            name = str((node or {}).get("id"))
-        names = [o for o in options or [] if isinstance(o, str)]
+        cell = clicked_cell(click) if ctx.triggered_id == "clustermap" else None
+        name = cell[1] if cell else str((node or {}).get("id") if isinstance(node, dict) else "")
+        names = [o for o in (options if isinstance(options, list) else []) if isinstance(o, str)]
         return next((o for o in names if name in (o, o.split("(")[0])), no_update)
 
     @app.callback(
@@ -339,10 +331,20 @@ def register(app: Dash, config: AppConfig) -> None:
         return dcc.send_file(str(cache.path(state.key) / files[ctx.triggered_id]))
 
 
-def importance_marks(low: float, high: float) -> dict:
-    """Slider marks in importance units at the whole powers of ten within [low, high] (log10)."""
-    powers = range(int(np.ceil(low)), int(np.floor(high)) + 1)
-    return {p: f"{10.0**p:g}" for p in powers} or {low: f"{10**low:.2g}", high: f"{10**high:.2g}"}
+def clicked_x(click: object) -> object:
+    """The ``x`` of the first point of a plotly click (``None`` for anything else a request may hold)."""
+    try:
+        return click["points"][0]["x"]
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
+def importance_marks(low: float, high: float, most: int = 6) -> dict:
+    """Slider marks in importance units at whole powers of ten within [low, high] (log10), at most ``most``."""
+    powers = list(range(int(np.ceil(low)), int(np.floor(high)) + 1))
+    stride = max(1, -(-len(powers) // most))
+    marks = {p: f"{10.0**p:g}" for p in powers[::-1][::stride]}
+    return marks or {low: f"{10**low:.2g}", high: f"{10**high:.2g}"}
 
 
 def result_line(computed: str, result: StoredResult) -> str:

@@ -96,7 +96,7 @@ def controls(
                     _field("TF layer (total / spliced RNA)", dcc.Dropdown(id="tf-layer", placeholder="X")),
                     _field(
                         "Enrichment FDR (TFs kept by the prior)",
-                        dcc.Input(id="fdr", type="number", value=0.05, min=0.001, max=1, step=0.01),
+                        dcc.Input(id="fdr", type="number", value=0.05, min=0.001, max=1, step=0.001),
                     ),
                 ],
                 id="layer-fields",
@@ -118,7 +118,7 @@ def controls(
                         "Min occurrence",
                         dcc.Input(id="min-occurrence", type="number", value=0.8, min=0.05, max=1, step=0.05),
                     ),
-                    _field("Top genes", dcc.Input(id="n-top-genes", type="number", value=3000, min=50, step=50)),
+                    _field("Top genes", dcc.Input(id="n-top-genes", type="number", value=3000, min=50, step=1)),
                     _field(
                         "AUC threshold",
                         dcc.Input(id="auc-threshold", type="number", min=0.001, max=1, step=0.001, placeholder="auto"),

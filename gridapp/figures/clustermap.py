@@ -148,8 +148,10 @@ def _mark_column(figure: go.Figure, heatmap: go.Heatmap, column: int, n_rows: in
 
 
 def clicked_cell(click_data: dict | None) -> tuple[str, str] | None:
-    """(cell type, regulon) of a click on :func:`clustermap`'s heatmap, or None."""
-    if not click_data or "customdata" not in click_data["points"][0]:
+    """(cell type, regulon) of a click on :func:`clustermap`'s heatmap; None for any other value (a click
+    elsewhere, or whatever a request holds)."""
+    try:
+        cell_type, regulon = str(click_data["points"][0]["customdata"]).split("|", 1)
+    except (TypeError, KeyError, IndexError, ValueError):
         return None
-    cell_type, regulon = str(click_data["points"][0]["customdata"]).split("|", 1)
     return cell_type, regulon

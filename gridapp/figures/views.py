@@ -414,7 +414,8 @@ def summary_views(result: StoredResult, state: ViewState) -> tuple[go.Figure, go
         return placeholder(reason), placeholder(reason)
     tables = with_selection(adata, list(state.selection))
     title, colour_title = SUMMARY_KINDS[state.summary_kind]
-    counts = f"{adata.n_obs:,} cells · {len(summaries['mean_auc']):,} cell types"
+    n_types = len(summaries["mean_auc"])
+    counts = f"{adata.n_obs:,} cells · {n_types:,} cell type{'s' if n_types > 1 else ''}"
     heatmap = tf_expression(
         tables["tf_expression"],
         detected=tables.get("tf_detected"),

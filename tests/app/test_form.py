@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from gridapp.app.benchmark import benchmark_outputs
-from gridapp.app.callbacks import AppConfig, detected_outputs, job_verdict, params_from_form
+from gridapp.app.callbacks import AppConfig, detected_outputs, in_page_words, job_verdict, params_from_form
 from gridapp.app.compare import comparison_outputs
 from gridapp.core.errors import GridappError
 from gridapp.jobs.bench import BenchSpec
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.compare import CompareSpec
+from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import JobLimits
 from gridapp.jobs.runner import JobDoor, launch
 
@@ -117,3 +118,14 @@ def test_every_job_kind_over_the_cell_limit_is_refused_before_it_enters_the_door
             refuse()
     assert not (tmp_path / "slots").exists()  # no job took a slot, so none started workers
     assert not list(config.cache.runs())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"prune": "cistarget"}, {"runs": 0}, {"n_top_genes": 0}, {"method": "deepdrim"}, {"auc_threshold": 2.0}],
+)
+def test_messages_on_the_page_name_its_controls_not_command_line_options(changes):
+    with pytest.raises(GridappError) as refused:
+        RunParams.demo(**changes)
+    assert "--" in str(refused.value)  # the CLI's wording, kept for the CLI
+    assert "--" not in in_page_words(refused.value) and "'" in in_page_words(refused.value)

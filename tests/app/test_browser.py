@@ -245,10 +245,13 @@ def test_the_selected_regulon_shows_in_every_view(server, browser):
     _wait(browser, lambda d: "STAT1(+)" in _titles(d)["embedding"] and "STAT1(+)" in _titles(d)["auc-dist"], 60)
     assert "AUC" in _titles(browser)["embedding"]  # coloured by the selected regulon's AUC
     _wait(browser, lambda d: "STAT1(+)" in _text(d, "regulon-summary"))
-    marked = "return Array.from(document.querySelectorAll('#ID g[class*=tick] text'), t => t.innerHTML)"
-    assert any("<b>STAT1(+)</b>" in t for t in browser.execute_script(marked.replace("ID", "clustermap")))
-    assert any("<b>STAT1</b>" in t for t in browser.execute_script(marked.replace("ID", "tf-heatmap")))
-    drawn = _wait(browser, lambda d: (n := d.execute_script(NETWORK))["focus"] == ["STAT1"] and n, 60)
+    # the marked tick label is bold (plotly keeps the label's markup in data-unformatted)
+    labels = "return Array.from(document.querySelectorAll('#ID g[class*=tick] text'), t => t.dataset.unformatted)"
+    for graph, label in (("clustermap", "STAT1(+)"), ("tf-heatmap", "STAT1")):
+        _wait(browser, lambda d, g=graph, x=label: f"<b>{x}</b>" in d.execute_script(labels.replace("ID", g)), 60)
+    # STAT1 has no edge above test 1's raised threshold: the network follows the next choice, SPI1(+)
+    _choose(browser, "regulon", "SPI1(+)")
+    drawn = _wait(browser, lambda d: (n := d.execute_script(NETWORK))["focus"] == ["SPI1"] and n, 60)
     assert min(drawn["tfLabelPx"]) >= 10, drawn  # TF labels legible at the initial fit
     legend = _text(browser, "network-legend")
     assert all(word in legend for word in ("TF", "target", "importance", "prior"))

@@ -1,5 +1,5 @@
-"""``python -m gridapp run|compare|bench ...``: the pipeline on a subset, a comparison of groups and donors,
-or methods scored on BEELINE, headless."""
+"""``python -m gridapp run|compare|bench|pyscenic ...``: the pipeline on a subset, a comparison of groups and
+donors, methods scored on BEELINE, headless; or pySCENIC's own command line in this environment."""
 
 from __future__ import annotations
 
@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOP_EDGES,
         help=f"without --threshold: compare each group's strongest edges (default {DEFAULT_TOP_EDGES})",
     )
+    commands.add_parser(
+        "pyscenic",
+        help="pySCENIC's own command line (grn, ctx, aucell, ...), runnable with this environment's numpy and pandas",
+        add_help=False,
+    ).add_argument("arguments", nargs=argparse.REMAINDER)
     bench_parser = commands.add_parser("bench", help="score inference methods on BEELINE benchmark sets")
     bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHODS)}")
     bench_parser.add_argument(
@@ -226,6 +231,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input, 130 cancelled, 143 terminated, 1 internal error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pyscenic"]:  # before parsing: argparse would take pySCENIC's own options (--help) as ours
+        return pyscenic_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.debug:
@@ -252,6 +260,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     report()
+    return 0
+
+
+def pyscenic_main(arguments: Sequence[str]) -> int:
+    """Run pySCENIC's command line (``pyscenic ARGUMENTS``) with gridapp's compatibility patches applied.
+
+    The ``pyscenic`` script of this environment stops at ``np.object`` (removed from the pinned numpy);
+    ``python -m gridapp pyscenic ...`` is the same program after :mod:`gridapp.core.compat` has run.
+
+    Returns
+    -------
+    pySCENIC's exit status (0 when it returns normally).
+    """
+    import gridapp.core  # noqa: F401  (applies the compatibility patches before pySCENIC is imported)
+    from pyscenic.cli.pyscenic import main as pyscenic
+
+    try:
+        pyscenic(list(arguments))
+    except SystemExit as done:  # argparse's --help and usage errors
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
     return 0
 
 

@@ -273,8 +273,9 @@ def pyscenic_main(arguments: Sequence[str]) -> int:
     -------
     pySCENIC's exit status (0 when it returns normally).
     """
-    import gridapp.core  # noqa: F401  (applies the compatibility patches before pySCENIC is imported)
     from pyscenic.cli.pyscenic import main as pyscenic
+
+    import gridapp.core  # noqa: F401  (applies the compatibility patches before pySCENIC is imported)
 
     try:
         pyscenic(list(arguments))

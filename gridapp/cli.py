@@ -273,9 +273,7 @@ def pyscenic_main(arguments: Sequence[str]) -> int:
     -------
     pySCENIC's exit status (0 when it returns normally).
     """
-    from pyscenic.cli.pyscenic import main as pyscenic
-
-    import gridapp.core  # noqa: F401  (applies the compatibility patches before pySCENIC is imported)
+    from pyscenic.cli.pyscenic import main as pyscenic  # after gridapp.core (imported above), which patches
 
     try:
         pyscenic(list(arguments))

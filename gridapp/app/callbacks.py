@@ -345,13 +345,19 @@ def register(app: Dash, config: AppConfig) -> None:
         Output("message", "children", allow_duplicate=True),
         Input("open-output", "n_clicks"),
         State("pyscenic-folder", "value"),
+        State("pyscenic-expression", "value"),
         prevent_initial_call=True,
     )
-    def open_output(_, folder):
+    def open_output(_, folder, expression):
+        # any other failure is said on the page by the app's error handler (report_error); results stay
         try:
-            key = cache.import_pyscenic(gate_of(config).folder(folder, "pySCENIC output folder"))
+            gate = gate_of(config)
+            source = gate.folder(folder, "pySCENIC output folder")
+            dataset = gate.dataset(expression) if expression else None
+            columns = list(category_columns(obs_table(dataset))) if dataset else []
+            key = cache.import_pyscenic(source, dataset, suggest(columns, CELLTYPE_HINTS))
         except GridappError as err:
-            return no_update, no_update, f"Cannot open that output: {err}"
+            return no_update, no_update, f"Cannot open that output: {in_page_words(err)}"
         return key, run_options(config), ""
 
     @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)

@@ -186,6 +186,10 @@ def controls(
                 "pySCENIC output (no recomputation)",
                 dcc.Dropdown(id="pyscenic-folder", options=outputs, placeholder="folder with adj + loom or auc"),
             ),
+            _field(
+                "Its expression (optional: genes and cell types)",
+                dcc.Dropdown(id="pyscenic-expression", options=datasets, placeholder="the dataset AUCell scored"),
+            ),
             html.Button("Open output", id="open-output"),
         ],
         className="controls",

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from ctxcore.genesig import Regulon
-from diptest import diptest
 from numba import njit
 from scipy.optimize import minimize_scalar
 from scipy.stats import gaussian_kde
 from sklearn.mixture import GaussianMixture
 
+from gridapp.core.dip import is_bimodal
 from gridapp.core.errors import GridappError
 
 #: pySCENIC's default fraction of the ranking that AUCell integrates over.
@@ -216,10 +216,11 @@ def _recovery_scores(indptr, indices, data, n_genes, rank_cutoff):
 
 
 def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> pd.Series:
-    """Decide per regulon which cells have it on, with pySCENIC's threshold rule.
+    """Decide per regulon which cells have it on: pySCENIC's ``binarize`` thresholds and on/off calls.
 
-    A bimodal AUC distribution (Hartigan's dip test, p ≤ 0.05) is cut at the density trough between
-    the two Gaussian-mixture peaks; a unimodal one at mean + 2 SD. See :func:`auc_threshold_of`.
+    A bimodal AUC distribution (pySCENIC's dip test, simulated p-value ≤ 0.05) is cut at the density
+    trough between the two Gaussian-mixture peaks; a unimodal one at mean + 2 SD. See
+    :func:`auc_threshold_of`.
 
     Returns
     -------
@@ -227,38 +228,45 @@ def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> 
     and ``adata.uns['aucell']['thresholds']`` (aligned with ``uns['aucell']['regulons']``).
     """
     auc: pd.DataFrame = adata.obsm[use_rep]
-    thresholds = pd.Series({name: auc_threshold_of(auc[name].to_numpy(), seed=seed) for name in auc.columns})
+    columns = [auc[name].to_numpy(dtype=np.float64) for name in auc.columns]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # the dip test is compiled and runs without the GIL
+        bimodal = list(pool.map(lambda values: is_bimodal(values, seed=seed), columns))
+    # the mixtures one after the other, as in each pySCENIC worker: in concurrent threads their matrix products
+    # (multithreaded OpenBLAS) add up in another order, and the thresholds move by up to ~1e-6
+    found = [_cut(values, bimodal=shape, seed=seed) for values, shape in zip(columns, bimodal)]
+    thresholds = pd.Series(found, index=auc.columns, dtype=np.float64)
     adata.obsm[f"{use_rep}_binary"] = on_off(auc, thresholds)
     adata.uns["aucell"]["thresholds"] = thresholds.loc[auc.columns].to_numpy()
     return thresholds
 
 
 def auc_threshold_of(values: np.ndarray, *, seed: int = 0, alpha: float = 0.05) -> float:
-    """pySCENIC's on/off threshold of one regulon's AUC values.
+    """pySCENIC's on/off threshold of one regulon's AUC values (``pyscenic.binarization.derive_threshold``).
 
-    Unimodal (dip test p > ``alpha``, or fewer than three distinct values): mean + 2 SD. Bimodal:
-    the minimum of the Gaussian kernel density between the means of a two-component Gaussian
-    mixture. pySCENIC's dip test simulates 1,000 uniform samples as large as the data in pure
-    Python (tens of seconds per regulon at 50,000 cells, and unseeded at ``seed=0``); this one
-    takes the p-value from Hartigan's tabulated null distribution (the ``diptest`` package, C),
-    so borderline regulons (p near ``alpha``) can fall on the other side.
+    Bimodal by pySCENIC's dip test (:func:`gridapp.core.dip.is_bimodal`: its dip of the distinct values,
+    p-value simulated from 1,000 uniform samples): the minimum of the Gaussian kernel density between the
+    means of a two-component Gaussian mixture. Otherwise (including at most 4 distinct values): mean + 2 SD.
+    Equal to pySCENIC's threshold for every nonzero seed. At seed 0 pySCENIC leaves its null samples
+    unseeded (NumPy's global generator as it happens to be), so its decision varies from call to call
+    for regulons whose p-value lies near ``alpha``; here seed 0 is ``RandomState(0)``, reproducible.
 
     Parameters
     ----------
     values
-        AUC of one regulon in every cell.
+        AUC of one regulon in every cell (computed in float64).
     seed
-        Seed of the Gaussian mixture.
+        Seed of the dip test's null samples and of the Gaussian mixture.
     alpha
-        Dip-test level below which the distribution counts as bimodal.
+        Dip-test level at or below which the distribution counts as bimodal (pySCENIC: 0.05).
     """
     values = np.asarray(values, dtype=np.float64)
-    unimodal = float(values.mean() + 2.0 * values.std())
-    if len(np.unique(values)) < 3:
-        return unimodal
-    _, p_value = diptest(values)
-    if p_value > alpha:
-        return unimodal
+    return _cut(values, bimodal=is_bimodal(values, seed=seed, alpha=alpha), seed=seed)
+
+
+def _cut(values: np.ndarray, *, bimodal: bool, seed: int) -> float:
+    """pySCENIC's threshold of a distribution its dip test found ``bimodal`` or not (see :func:`auc_threshold_of`)."""
+    if not bimodal:
+        return float(values.mean() + 2.0 * values.std())
     mixture = GaussianMixture(n_components=2, covariance_type="full", random_state=seed).fit(values[:, None])
     trough = minimize_scalar(gaussian_kde(values), bounds=sorted(mixture.means_.ravel()), method="bounded")
     return float(np.ravel(trough.x)[0])

@@ -1,9 +1,10 @@
-"""The one place that adapts pySCENIC / arboreto / ctxcore to the pinned numpy and pandas.
+"""The one place that adapts pySCENIC / arboreto / ctxcore to the pinned numpy, pandas and anndata.
 
 pySCENIC 0.12.1 still uses ``np.object``, ``np.float`` and ``pd.Series.iteritems``, all removed
-from numpy 1.24 and pandas 2.0. :func:`apply` restores exactly those attributes, as aliases of the
-objects they always meant, and must run before pySCENIC is imported; importing
-:mod:`gridapp.core` does that, and Dask workers run it through
+from numpy 1.24 and pandas 2.0, and reads an ``.h5ad`` expression file (``pyscenic grn/aucell x.h5ad``)
+through the ``value`` property that anndata's backed sparse matrices no longer have. :func:`apply`
+restores exactly those attributes, as aliases of what they always meant, and must run before pySCENIC
+is imported; importing :mod:`gridapp.core` does that, and Dask workers run it through
 :class:`gridapp.core.parallel.CompatPlugin`. ``tests/core/test_compat.py`` fails when a
 restoration is no longer needed (the attribute is back upstream) or no longer makes pySCENIC work.
 
@@ -25,12 +26,22 @@ import dask
 import numba
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from anndata.abc import CSCDataset, CSRDataset
+
+
+def _in_memory(dataset: CSRDataset | CSCDataset) -> sp.spmatrix | sp.sparray:
+    """A backed sparse matrix read into memory: what its ``value`` property returned in earlier anndata."""
+    return dataset.to_memory()
+
 
 #: (owner, attribute name, replacement) for every attribute pySCENIC needs and the pins lack.
 RESTORATIONS: tuple[tuple[object, str, object], ...] = (
     (np, "object", object),
     (np, "float", float),
     (pd.Series, "iteritems", pd.Series.items),
+    (CSRDataset, "value", property(_in_memory)),
+    (CSCDataset, "value", property(_in_memory)),
 )
 #: Dask settings pySCENIC's Dask graphs need.
 DASK_CONFIG = {"dataframe.convert-string": False}

@@ -2,7 +2,8 @@
 
 Regulons are ctxcore :class:`~ctxcore.genesig.Regulon` objects named as pySCENIC names them
 (``SPI1(+)``); unpruned ones say so (``SPI1(+) [unpruned]``). :func:`regulons_table` flattens them
-into the ``regulons.csv`` layout (regulon, TF, target, weight).
+into gridapp's ``regulon_targets.csv`` layout (regulon, TF, target, weight). :mod:`gridapp.core.signatures` reads
+them back from that table and from every file pySCENIC writes them to.
 """
 
 from __future__ import annotations
@@ -186,6 +187,36 @@ def prune_prior(found_modules: Sequence[Regulon], prior: pd.DataFrame, *, min_ta
     return merge_by_tf(kept, min_targets=min_targets)
 
 
+def prior_regulons(prior: pd.DataFrame, genes: set[str], *, min_targets: int = 5) -> list[Regulon]:
+    """One unweighted activating regulon per TF of ``prior``: its targets among ``genes``.
+
+    Regulons straight from prior knowledge (no co-expression), e.g. DoRothEA's, to score with AUCell.
+
+    Parameters
+    ----------
+    prior
+        TF → target table (:func:`gridapp.core.priors.read_prior`).
+    genes
+        The genes of the data; other targets are left out.
+    min_targets
+        TFs with fewer targets among ``genes`` get no regulon.
+    """
+    found = []
+    for tf, targets in sorted(prior_targets(prior).items()):
+        present = sorted(targets & genes)
+        if len(present) >= min_targets:
+            found.append(
+                Regulon(
+                    name=f"{tf}(+)",
+                    gene2weight=dict.fromkeys(present, 1.0),
+                    gene2occurrence=[],
+                    transcription_factor=tf,
+                    context=frozenset([ACTIVATING]),
+                )
+            )
+    return found
+
+
 def unpruned(found_modules: Sequence[Regulon], *, min_targets: int = 5) -> list[Regulon]:
     """Merge the modules of each TF into one regulon named ``TF(+) [unpruned]``."""
     kept = [(module.transcription_factor, dict(module.gene2weight)) for module in found_modules]
@@ -255,7 +286,7 @@ def signed_regulons(
 
 
 def regulons_table(regulons: Sequence[Regulon]) -> pd.DataFrame:
-    """Flatten regulons to rows ``regulon, TF, target, weight`` (the ``regulons.csv`` layout)."""
+    """Flatten regulons to rows ``regulon, TF, target, weight`` (the ``regulon_targets.csv`` layout)."""
     rows = [
         (regulon.name, regulon.transcription_factor, gene, weight)
         for regulon in regulons
@@ -265,14 +296,19 @@ def regulons_table(regulons: Sequence[Regulon]) -> pd.DataFrame:
 
 
 def regulons_from_table(table: pd.DataFrame) -> list[Regulon]:
-    """Rebuild regulons from the ``regulons.csv`` layout."""
+    """Rebuild regulons from the ``regulon_targets.csv`` layout."""
     return [
         Regulon(
             name=name,
             gene2weight=dict(zip(group["target"], group["weight"].astype(float))),
             gene2occurrence={},
             transcription_factor=str(group["TF"].iloc[0]),
-            context=frozenset([ACTIVATING]),
+            context=context_of(name),
         )
         for name, group in table.groupby("regulon", sort=False)
     ]
+
+
+def context_of(name: str) -> frozenset[str]:
+    """A regulon's context from its name: repressing for ``TF(-)``, else activating."""
+    return frozenset([REPRESSING if "(-)" in name else ACTIVATING])

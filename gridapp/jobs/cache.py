@@ -26,9 +26,10 @@ import anndata as ad
 import pandas as pd
 
 from gridapp.core.errors import GridappError
+from gridapp.core.export import REGULON_TARGETS
 from gridapp.core.motifs import read_enriched_motifs
 from gridapp.core.regulons import regulons_from_table
-from gridapp.jobs.imports import read_pyscenic_output
+from gridapp.jobs.imports import check_paths, import_key, read_pyscenic_output
 from gridapp.jobs.params import RunParams, file_fingerprint
 from gridapp.jobs.pipeline import Result, write_outputs
 
@@ -165,12 +166,18 @@ class ResultCache:
             )
         return sorted(found, key=lambda run: -run.created)
 
-    def import_pyscenic(self, folder: str | Path) -> str:
-        """Store a pySCENIC output folder (see :mod:`gridapp.jobs.imports`) and return its key."""
-        key = file_fingerprint(folder)[:32]
+    def import_pyscenic(
+        self, folder: str | Path, expression: str | Path | None = None, cell_type_key: str | None = None
+    ) -> str:
+        """Store a pySCENIC output folder (see :func:`gridapp.jobs.imports.read_pyscenic_output`, which takes the
+        same arguments) and return its key (:func:`~gridapp.jobs.imports.import_key`: the content of the folder
+        and of the expression file, hashed once per version of the file, and the cell-type column)."""
+        check_paths(folder, expression)
+        dataset = _fingerprint(str(expression), *_identity(expression)) if expression else None
+        key = import_key(file_fingerprint(folder), dataset, cell_type_key)
         with self._lock(key):
             if key not in self:
-                result = read_pyscenic_output(folder)
+                result = read_pyscenic_output(folder, expression, cell_type_key)
                 self.store(
                     key,
                     result,
@@ -206,7 +213,7 @@ class StoredResult:
     Attributes
     ----------
     adata, adjacencies, regulons, summary
-        Cells with AUC, embeddings and summaries; the network; the regulons (``regulons.csv`` layout);
+        Cells with AUC, embeddings and summaries; the network; the regulons (``regulon_targets.csv`` layout);
         ``run.json``.
     motifs
         The enriched motifs of a cisTarget-pruned run (``motifs.csv``, flattened), else ``None``.
@@ -223,12 +230,20 @@ class StoredResult:
         return regulons_from_table(self.regulons)
 
 
+#: what entries written by earlier versions call :data:`~gridapp.core.export.REGULON_TARGETS` (the same table)
+LEGACY_REGULON_TARGETS = "regulons.csv"
+
+
 @lru_cache(maxsize=8)
 def _load(path: Path) -> StoredResult:
+    """Read the entry in ``path``, also one an earlier version wrote (its regulon table named ``regulons.csv``)."""
+    regulon_table = path / REGULON_TARGETS
+    if not regulon_table.is_file():
+        regulon_table = path / LEGACY_REGULON_TARGETS
     return StoredResult(
         adata=ad.read_h5ad(path / "result.h5ad"),
         adjacencies=pd.read_parquet(path / ADJACENCIES),
-        regulons=pd.read_csv(path / "regulons.csv"),
+        regulons=pd.read_csv(regulon_table, float_precision="round_trip"),  # the weights as computed
         summary=json.loads((path / "run.json").read_text(encoding="utf-8")),
         motifs=read_enriched_motifs(path / "motifs.csv") if (path / "motifs.csv").is_file() else None,
     )

@@ -431,10 +431,13 @@ def output_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
 def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> list[Path]:
     """Write every output file of a run into ``out`` and return their paths.
 
-    ``adjacencies.csv``, ``regulons.csv/.gmt/.json``, ``auc.csv``, ``auc_binary.csv``, ``motifs.csv`` (cisTarget),
-    ``celltype_<table>.csv`` (with a cell-type column), ``regulon_occurrence.csv`` (several runs),
-    ``enrichment.csv`` (a signed method pruned by a prior: the per-TF Fisher test),
-    ``result.h5ad``, ``result.loom`` and ``run.json`` (written last: its presence marks a complete output).
+    ``adjacencies.csv``, ``regulon_targets.csv``, ``regulons.gmt`` and ``regulons.yaml`` (see
+    :func:`gridapp.core.export.write_regulons`), ``auc.csv``, ``auc_binary.csv``, ``motifs.csv`` (cisTarget: the
+    enriched-motif table as ``pyscenic ctx`` writes it, two header rows), ``celltype_<table>.csv`` (with a
+    cell-type column), ``regulon_occurrence.csv`` (several runs), ``enrichment.csv`` (a signed method pruned by a
+    prior: the per-TF Fisher test), ``result.h5ad``, ``result.loom`` and ``run.json`` (written last: its presence
+    marks a complete output). pySCENIC's ``load_signatures`` reads ``regulons.yaml``, ``regulons.gmt`` and
+    ``motifs.csv``; its ``aucell`` on ``result.loom`` with ``regulons.yaml`` gives ``auc.csv``.
     """
     started = time.perf_counter()
     result.adjacencies.to_csv(out / "adjacencies.csv", index=False)

@@ -93,3 +93,23 @@ def test_a_cluster_too_slow_to_shut_down_warns_and_the_process_still_ends_cleanl
     ended = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert ended.returncode == 0, ended.stderr[-2000:]
     assert "after the cluster" in ended.stdout and "did not shut down within 0 s" in ended.stderr
+
+
+def test_workers_get_the_close_timeout_to_end_and_no_traceback_is_printed(tmp_path):
+    """A worker that needs 6 s to end (more than distributed's 5 s) ends on its own, without a traceback."""
+    marker = tmp_path / "ended"
+    script = (
+        "import asyncio\n"
+        "from pathlib import Path\n"
+        "from distributed import WorkerPlugin\n"
+        "from gridapp.core.parallel import dask_client\n"
+        "class SlowToEnd(WorkerPlugin):\n"
+        "    async def teardown(self, worker):\n"
+        "        await asyncio.sleep(6)\n"
+        f"        Path({str(marker)!r}).write_text('ended')\n"
+        "with dask_client(n_workers=1) as client:\n"
+        "    client.register_plugin(SlowToEnd(), name='slow-to-end')\n"
+    )
+    ended = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert ended.returncode == 0, ended.stderr
+    assert marker.read_text() == "ended" and "Traceback" not in ended.stderr, ended.stderr

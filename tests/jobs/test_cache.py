@@ -136,3 +136,11 @@ def test_hostile_keys_are_not_results_and_create_no_file(tmp_path, hostile):
     cache = ResultCache(tmp_path / "cache")
     assert hostile not in cache and cache.state(hostile) == "idle"
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_entry_written_by_an_earlier_version_still_opens(tmp_path, result):
+    cache = ResultCache(tmp_path)
+    key = cache.get_or_compute(PARAMS, lambda params: result)
+    folder = cache.path(key)
+    (folder / "regulon_targets.csv").rename(folder / "regulons.csv")  # the name earlier versions gave the table
+    assert {r.name for r in cache.load(key).regulon_objects()} == {r.name for r in result.regulons}

@@ -50,9 +50,9 @@ def test_demo_writes_every_output(demo_run):
     assert code == 0
     expected = {
         "adjacencies.csv",
-        "regulons.csv",
+        "regulon_targets.csv",
         "regulons.gmt",
-        "regulons.json",
+        "regulons.yaml",
         "auc.csv",
         "auc_binary.csv",
         "result.h5ad",
@@ -62,12 +62,14 @@ def test_demo_writes_every_output(demo_run):
         "celltype_mean_auc_z.csv",
         "celltype_rss.csv",
         "celltype_tf_expression.csv",
+        "celltype_tf_detected.csv",
     }
     assert expected <= {p.name for p in out.iterdir()}
+    assert not {"regulons.csv", "regulons.json"} & {p.name for p in out.iterdir()}
     adjacencies = pd.read_csv(out / "adjacencies.csv")
     assert list(adjacencies.columns) == ["TF", "target", "importance"]
     assert adjacencies["importance"].is_monotonic_decreasing
-    regulons = pd.read_csv(out / "regulons.csv")
+    regulons = pd.read_csv(out / "regulon_targets.csv")
     assert regulons["regulon"].str.fullmatch(r"[A-Za-z0-9-]+\(\+\)").all()
     auc = pd.read_csv(out / "auc.csv", index_col=0)
     assert set(auc.columns) == set(regulons["regulon"])

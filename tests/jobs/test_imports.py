@@ -30,11 +30,15 @@ def outputs(client, tmp_path_factory):
     adjacencies.to_csv(tables / "adj.csv", index=False)
     for name in ("regulons.gmt", "auc.csv"):
         shutil.copy(out / name, tables / name)
-    return result, scope, tables
+    return result, scope, tables, out
+
+
+def _weights(regulons) -> dict:
+    return {regulon.name: dict(regulon.gene2weight) for regulon in regulons}
 
 
 def test_scope_loom_gives_auc_regulons_and_cell_types(outputs):
-    result, scope, _ = outputs
+    result, scope, _, _ = outputs
     assert is_pyscenic_output(scope)
     imported = read_pyscenic_output(scope)
     expected = result.adata.obsm["X_aucell"]
@@ -50,13 +54,33 @@ def test_scope_loom_gives_auc_regulons_and_cell_types(outputs):
 
 
 def test_tables_without_expression_are_stored_and_reopened(outputs, tmp_path):
-    result, _, tables = outputs
+    result, _, tables, _ = outputs
     cache = ResultCache(tmp_path)
     key = cache.import_pyscenic(tables)
     assert cache.import_pyscenic(tables) == key and len(cache.runs()) == 1
     stored = cache.load(key)
     assert list(stored.adata.obsm["X_aucell"].columns) == list(result.adata.obsm["X_aucell"].columns)
     assert stored.summary["params"]["method"] == "imported" and not (cache.path(key) / "result.loom").exists()
+
+
+@pytest.mark.parametrize("name", ["regulon_targets.csv", "regulons.csv"])  # the name today, and earlier versions'
+def test_gridapps_regulon_table_keeps_its_weights(outputs, tmp_path, name):
+    result, _, tables, out = outputs
+    for table in ("adj.csv", "auc.csv"):
+        shutil.copy(tables / table, tmp_path / table)
+    shutil.copy(out / "regulon_targets.csv", tmp_path / name)
+    assert _weights(read_pyscenic_output(tmp_path).regulons) == _weights(result.regulons)
+
+
+def test_a_gridapp_output_folder_reopens_with_its_weights_and_thresholds(outputs):
+    result, _, _, out = outputs
+    imported = read_pyscenic_output(out)
+    assert _weights(imported.regulons) == _weights(result.regulons)
+    thresholds = [
+        dict(zip(r.uns["aucell"]["regulons"], r.uns["aucell"]["thresholds"])) for r in (imported.adata, result.adata)
+    ]
+    assert thresholds[0] == pytest.approx(thresholds[1], rel=1e-12)
+    assert f"{len(result.regulons)} kept as stored in result.loom" in " ".join(imported.summary["notes"])
 
 
 def test_folder_without_adjacencies_is_refused(tmp_path):

@@ -47,7 +47,7 @@ def test_lasso_with_trrust_gives_signed_regulons_and_the_enrichment_table(labell
     assert list(enrichment.columns) == ENRICHMENT_COLUMNS and enrichment["kept"].any()
     kept = set(enrichment.loc[enrichment["kept"], "TF"])
     assert (enrichment["kept"] == (enrichment["qvalue"] < 0.3)).all()
-    regulons = pd.read_csv(tmp_path / "out" / "regulons.csv")
+    regulons = pd.read_csv(tmp_path / "out" / "regulon_targets.csv")
     assert set(regulons["TF"]) <= kept
     assert regulons["regulon"].str.fullmatch(r".+\([+-]\)").all()
     adjacencies = pd.read_csv(tmp_path / "out" / "adjacencies.csv")

@@ -23,7 +23,7 @@ def test_scgreat_trains_on_the_demo_prior_and_keeps_its_model(tmp_path):
     metadata = json.loads((tmp_path / "model" / "seed_0" / "model.json").read_text())
     assert metadata["kind"] == "scgreat" and len(metadata["fingerprint"]) == 64 and metadata["history"]
     assert set(adjacencies["target"]) <= set(metadata["genes"])
-    assert (tmp_path / "regulons.csv").is_file()
+    assert (tmp_path / "regulon_targets.csv").is_file()
 
 
 def test_a_supervised_method_without_a_training_prior_is_one_clear_line(tmp_path, capsys):

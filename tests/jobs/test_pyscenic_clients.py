@@ -152,3 +152,21 @@ def test_pyscenic_reads_the_motif_table_and_the_yaml_of_a_cistarget_run(cistarge
 def test_pyscenic_command_line_runs_with_gridapps_patches():
     done = _pyscenic("--help")
     assert done.returncode == 0 and "aucell" in done.stdout, done.stderr[-3000:]
+
+
+def test_pyscenic_binarize_on_auc_csv_gives_the_stored_thresholds_and_calls(demo):
+    """pySCENIC's own threshold rule, run on ``auc.csv`` with the run's seed, gives ``result.h5ad``'s thresholds and
+    ``auc_binary.csv``'s calls (pySCENIC's ``binarize`` forks a pool; its per-regulon ``derive_threshold`` does not)."""
+    from pyscenic.binarization import derive_threshold
+
+    _, out = demo
+    auc = pd.read_csv(out / "auc.csv", index_col=0, float_precision="round_trip")
+    stored = ad.read_h5ad(out / "result.h5ad").uns["aucell"]
+    seed = int(json.loads((out / "run.json").read_text())["params"]["seed"])
+    assert seed, "pySCENIC seeds its dip test only for a nonzero seed"
+    theirs = pd.Series({name: derive_threshold(auc, name, seed=seed) for name in auc.columns})
+    ours = pd.Series(np.asarray(stored["thresholds"], dtype=float), index=list(stored["regulons"]))
+    # equal up to the last bits of the mixture fit, which follow BLAS's threading in the process that ran it
+    np.testing.assert_allclose(theirs.to_numpy(), ours.loc[theirs.index].to_numpy(), rtol=1e-12, atol=0)
+    calls = pd.read_csv(out / "auc_binary.csv", index_col=0)
+    pd.testing.assert_frame_equal((auc > theirs).astype(calls.dtypes.iloc[0]), calls, check_names=False)

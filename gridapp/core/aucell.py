@@ -215,12 +215,15 @@ def _recovery_scores(indptr, indices, data, n_genes, rank_cutoff):
     return out_val[:at], out_idx[:at], out_ptr
 
 
-def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> pd.Series:
+def binarize(
+    adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell", known: pd.Series | None = None
+) -> pd.Series:
     """Decide per regulon which cells have it on: pySCENIC's ``binarize`` thresholds and on/off calls.
 
     A bimodal AUC distribution (pySCENIC's dip test, simulated p-value ≤ 0.05) is cut at the density
     trough between the two Gaussian-mixture peaks; a unimodal one at mean + 2 SD. See
-    :func:`auc_threshold_of`.
+    :func:`auc_threshold_of`. Regulons in ``known`` (thresholds by regulon, e.g. those a SCENIC loom
+    stores) keep those thresholds; only the others are computed.
 
     Returns
     -------
@@ -228,13 +231,15 @@ def binarize(adata: ad.AnnData, *, seed: int = 0, use_rep: str = "X_aucell") -> 
     and ``adata.uns['aucell']['thresholds']`` (aligned with ``uns['aucell']['regulons']``).
     """
     auc: pd.DataFrame = adata.obsm[use_rep]
-    columns = [auc[name].to_numpy(dtype=np.float64) for name in auc.columns]
+    known = pd.Series(dtype=np.float64) if known is None else known.astype(np.float64)
+    missing = [name for name in auc.columns if name not in known.index]
+    columns = [auc[name].to_numpy(dtype=np.float64) for name in missing]
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # the dip test is compiled and runs without the GIL
         bimodal = list(pool.map(lambda values: is_bimodal(values, seed=seed), columns))
     # the mixtures one after the other, as in each pySCENIC worker: in concurrent threads their matrix products
     # (multithreaded OpenBLAS) add up in another order, and the thresholds move by up to ~1e-6
     found = [_cut(values, bimodal=shape, seed=seed) for values, shape in zip(columns, bimodal)]
-    thresholds = pd.Series(found, index=auc.columns, dtype=np.float64)
+    thresholds = pd.concat([known, pd.Series(found, index=missing, dtype=np.float64)]).reindex(auc.columns)
     adata.obsm[f"{use_rep}_binary"] = on_off(auc, thresholds)
     adata.uns["aucell"]["thresholds"] = thresholds.loc[auc.columns].to_numpy()
     return thresholds

@@ -30,7 +30,7 @@ from gridapp.core import beeline, metrics
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method, infer
 from gridapp.core.supervised.pairs import tf_aware_split
-from gridapp.jobs.params import file_fingerprint
+from gridapp.jobs.params import content_key, file_fingerprint
 
 #: BEELINE data beside the checkout (``../shared/data/beeline``), unless GRIDAPP_BEELINE says otherwise
 DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
@@ -119,7 +119,7 @@ class BenchSpec:
             "seeds": self.seeds,
             "version": __version__,
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return content_key(payload)
 
 
 @dataclass
@@ -197,7 +197,7 @@ def _network_key(
     }
     if get_method(method).supervised:  # trained on the set's own split pairs, with a fixed thread count
         payload.update(dataset=dataset_id, split=spec.split, pairs=_pairs_fingerprint(parts), threads=threads)
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return content_key(payload)
 
 
 def _pairs_fingerprint(parts: dict[str, pd.DataFrame]) -> str:

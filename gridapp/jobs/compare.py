@@ -11,7 +11,6 @@ option of any front end: the CLI and the Compare page each add their own hint on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.subset import MIN_CELLS, obs_column, read_tfs
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.params import RunParams
+from gridapp.jobs.params import RunParams, content_key
 from gridapp.jobs.pipeline import NO_LIMITS, Cancelled, JobLimits, Progress, cells_of, run
 
 #: strongest edges of each run that the rewiring compares when no importance threshold is given
@@ -216,7 +215,7 @@ def compare_key(spec: CompareSpec, cache: ResultCache) -> str:
         "reproducibility": spec.reproducibility,
         "cut": [spec.threshold, spec.top_edges],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+    return content_key(payload)
 
 
 def save_compare(result: CompareResult, spec: CompareSpec, out: Path) -> list[Path]:

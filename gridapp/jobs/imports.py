@@ -17,7 +17,6 @@ UMAP / tSNE and per-cell-type summaries are computed from the AUC matrix; nothin
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import zlib
 from collections.abc import Iterator
@@ -46,7 +45,7 @@ from gridapp.core.signatures import (
     regulon_file_kind,
     table_separator,
 )
-from gridapp.jobs.params import file_fingerprint
+from gridapp.jobs.params import content_key, file_fingerprint
 from gridapp.jobs.pipeline import Result
 
 CELL_TYPE_KEY = "cell_type"
@@ -117,7 +116,7 @@ def import_key(folder: str, expression: str | None, cell_type_key: str | None) -
     """The cache key of a folder's import from the fingerprints (:func:`~gridapp.jobs.params.file_fingerprint`)
     of the folder and of the expression file (``None``: none), the cell-type column and the code version."""
     payload = {"folder": folder, "expression": expression, "cell_type_key": cell_type_key, "version": __version__}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+    return content_key(payload)
 
 
 def check_paths(folder: str | Path, expression: str | Path | None = None) -> None:
@@ -164,7 +163,8 @@ def read_pyscenic_output(
     adata = adata if adata is not None else ad.AnnData(obs=pd.DataFrame(index=activity.auc.index))
     adata.obsm["X_aucell"] = activity.auc.set_axis(adata.obs_names)
     adata.uns["aucell"] = {"regulons": list(activity.auc.columns), "auc_threshold": float("nan"), "seed": 0}
-    kept = _binarize(adata, activity.thresholds)
+    aucell.binarize(adata, known=activity.thresholds)
+    kept = int(activity.thresholds.index.isin(activity.auc.columns).sum())
     embed.embed_auc(adata)
     key = cell_type_key if expression else CELL_TYPE_KEY  # the loom's clustering, when it has one
     key = key if key in adata.obs else None
@@ -397,22 +397,6 @@ def _cells(activity: Activity, path: Path, cell_type_key: str | None) -> ad.AnnD
             "Choose one of its columns, or none.",
         )
     return chosen[cells].copy()
-
-
-def _binarize(adata: ad.AnnData, stored: pd.Series) -> int:
-    """On/off calls with the ``stored`` thresholds kept and the others computed by pySCENIC's rule
-    (:func:`gridapp.core.aucell.auc_threshold_of`); returns how many were kept."""
-    auc: pd.DataFrame = adata.obsm["X_aucell"]
-    thresholds = pd.Series(
-        {
-            name: stored[name] if name in stored.index else aucell.auc_threshold_of(auc[name].to_numpy())
-            for name in auc.columns
-        },
-        dtype=float,
-    )
-    adata.obsm["X_aucell_binary"] = aucell.on_off(auc, thresholds)
-    adata.uns["aucell"]["thresholds"] = thresholds.to_numpy()
-    return int(stored.index.isin(auc.columns).sum())
 
 
 def _threshold_note(kept: int, total: int, source: Path) -> str:

@@ -190,8 +190,13 @@ class RunParams:
                 params[name] = file_fingerprint(params[name])
         params["motif_dbs"] = [file_fingerprint(path) for path in params["motif_dbs"]]
         params["input"] = fingerprint
-        payload = json.dumps({"params": params, "version": __version__}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+        return content_key({"params": params, "version": __version__})
+
+
+def content_key(payload: dict) -> str:
+    """The one content-address recipe of stored results: the SHA-256 of ``payload`` as sorted JSON (values JSON
+    lacks as their text), first 32 hex digits."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def file_fingerprint(path: str | Path) -> str:

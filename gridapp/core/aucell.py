@@ -5,8 +5,11 @@ to the earlier gene in the shuffle) and integrates each regulon's recovery curve
 ``rank_cutoff = round(auc_threshold × n_genes) − 1`` ranks. The area is a weighted sum over the regulon's
 genes ranked above the cut-off: ``Σ w_g (rank_cutoff − rank_g) / ((rank_cutoff + 1) Σ w)``. So only
 the top ``rank_cutoff`` genes of each cell matter, and for non-negative expression those are the
-cell's detected genes in decreasing order, then undetected genes in shuffle order: one sort of a
-cell's non-zeros (of its top values only, when it detects more genes than the cut-off).
+cell's detected genes in decreasing order, then undetected genes in shuffle order. One compiled pass per
+cell finds them without ranking the rest or reordering the matrix: each detected gene gets one integer
+key (a code of its value, its float32 bits or its rank among the distinct values, above its shuffle
+position), a partial quicksort puts the ``rank_cutoff`` keys of the top genes first, in order, and each
+ranked gene adds its share to the areas of the regulons it belongs to.
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ DETECTED_QUANTILES = (0.01, 0.05, 0.10, 0.50, 1.0)
 #: pySCENIC scores a regulon only when this fraction of its genes is in the data (zero otherwise).
 MIN_GENES_PRESENT = 0.8
 #: cells per thread task
-CELL_CHUNK = 2048
+CELL_CHUNK = 256
+#: ranges this short are insertion-sorted
+INSERTION_SORTED = 16
+#: the shuffle position in a sorting key (its low 32 bits)
+POSITION_BITS = 0xFFFFFFFF
 
 
 def genes_detected_quantiles(adata: ad.AnnData) -> pd.Series:
@@ -102,25 +109,25 @@ def aucell(
             "Choose another --auc-threshold, or keep more genes (--n-top-genes).",
         )
     rank_cutoff = kept - 1  # as ctxcore's derive_rank_cutoff, for R SCENIC's values
-    shuffled = shuffle_order(n_genes, seed)
     position = np.empty(n_genes, dtype=np.int64)
-    position[shuffled] = np.arange(n_genes)
-    weights, max_auc = _weight_matrix(list(adata.var_names), position, regulons, rank_cutoff)
-    matrix = _rankable(adata.X[:, shuffled])  # columns in shuffle order: a column is a tie-break position
-    chunks = [(start, min(start + CELL_CHUNK, adata.n_obs)) for start in range(0, adata.n_obs, CELL_CHUNK)]
+    position[shuffle_order(n_genes, seed)] = np.arange(n_genes)
+    members, max_auc = _membership(list(adata.var_names), position, regulons, rank_cutoff)
+    matrix = _value_codes(adata.X)
+    values = np.zeros((adata.n_obs, len(regulons)))
 
-    def score(chunk: tuple[int, int]) -> np.ndarray:
-        block = matrix[chunk[0] : chunk[1]]
-        scores = sp.csr_matrix(
-            _recovery_scores(block.indptr, block.indices, block.data, n_genes, rank_cutoff),
-            shape=(chunk[1] - chunk[0], n_genes),
-        )
-        return (scores @ weights).toarray()
+    starts = iter(range(0, adata.n_obs, CELL_CHUNK))  # shared by the threads: each chunk goes to one
 
-    with ThreadPoolExecutor(n_threads or os.cpu_count() or 1) as pool:
-        areas = np.vstack(list(pool.map(score, chunks))) if chunks else np.zeros((0, len(regulons)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.where(max_auc > 0, areas / np.where(max_auc > 0, max_auc, 1.0), 0.0)
+    def score() -> None:
+        for start in starts:
+            cells = (matrix.indptr, matrix.indices, matrix.data, start, min(start + CELL_CHUNK, adata.n_obs))
+            _score_cells(*cells, position, members.indptr, members.indices, members.data, max_auc, rank_cutoff, values)
+
+    threads = n_threads or os.cpu_count() or 1
+    with ThreadPoolExecutor(max(threads - 1, 1)) as pool:  # this thread scores too, without waiting for the others
+        helpers = [pool.submit(score) for _ in range(threads - 1)]
+        score()
+        for helper in helpers:
+            helper.result()
     auc = pd.DataFrame(values, index=adata.obs_names.copy(), columns=[str(regulon.name) for regulon in regulons])
     auc.index.name = None
     adata.obsm[key_added] = auc
@@ -128,20 +135,31 @@ def aucell(
     return auc
 
 
-def _rankable(matrix: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
-    """CSR float64 with sorted indices whose stored values are the ones that rank above the unstored.
+def _value_codes(matrix: np.ndarray | sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+    """CSR of int32 codes that order each cell's values: larger code, larger value; equal codes, equal values.
 
-    Non-negative data: the non-zeros. Data with negative values (scaled): every value, shifted to be
-    positive (the order, hence the ranking, is unchanged).
+    Genes without a positive code rank after the others. Non-negative data: the codes of the positive values,
+    their float32 bit patterns when float32 holds them exactly (no copy when ``matrix`` is a float32 CSR without
+    duplicate entries), else their ranks among the distinct values. Data with negative values (scaled): the
+    ranks of every value of every gene.
     """
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
     if values.size and values.min() < 0:
-        dense = np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix, dtype=np.float64)
-        matrix = dense - dense.min() + 1.0
-    matrix = sp.csr_matrix(matrix, dtype=np.float64)
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
-    return matrix
+        dense = np.asarray(matrix.toarray() if sp.issparse(matrix) else matrix)
+        return sp.csr_matrix(_ranks(dense.ravel()).reshape(dense.shape))
+    matrix = sp.csr_matrix(matrix)
+    if not matrix.has_canonical_format:  # duplicate entries add up
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    values = matrix.data.astype(np.float32, copy=False)
+    exact = matrix.dtype == np.float32 or np.array_equal(values, matrix.data)
+    codes = values.view(np.int32) if exact else np.where(matrix.data > 0, _ranks(matrix.data), 0).astype(np.int32)
+    return sp.csr_matrix((codes, matrix.indices, matrix.indptr), shape=matrix.shape)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank (from 1) among the distinct ``values``."""
+    return (np.unique(values, return_inverse=True)[1] + 1).astype(np.int32)
 
 
 def shuffle_order(n_genes: int, seed: int) -> np.ndarray:
@@ -153,66 +171,132 @@ def shuffle_order(n_genes: int, seed: int) -> np.ndarray:
     )
 
 
-def _weight_matrix(
+def _membership(
     genes: list[str], position: np.ndarray, regulons: Sequence[Regulon], rank_cutoff: int
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Shuffle positions × regulons gene weights, and each regulon's maximal area (0: not scored)."""
+    """Gene weights (shuffle positions × regulons) and each regulon's maximal area (0: not scored).
+
+    The maximal area sums a regulon's weights in shuffle order, as pySCENIC does.
+    """
     index = {gene: i for i, gene in enumerate(genes)}
-    rows, columns, values = [], [], []
-    max_auc = np.zeros(len(regulons))
-    for j, regulon in enumerate(regulons):
-        present = [gene for gene in regulon.genes if gene in index]
-        if not present or len(present) / len(regulon) < MIN_GENES_PRESENT:
-            continue
-        weights = [regulon[gene] for gene in present]
-        rows.extend(position[index[gene]] for gene in present)
-        columns.extend([j] * len(present))
-        values.extend(weights)
-        max_auc[j] = (rank_cutoff + 1) * float(np.sum(weights))
-    weights = sp.csr_matrix((values, (rows, columns)), shape=(len(genes), len(regulons)), dtype=np.float64)
-    return weights, max_auc
+    sizes = np.array([len(regulon.gene2weight) for regulon in regulons])
+    owner = np.repeat(np.arange(len(regulons)), sizes)  # the regulon of each (regulon, gene) pair
+    column = np.array([index.get(gene, -1) for regulon in regulons for gene in regulon.gene2weight], dtype=np.int64)
+    weight = np.array([w for regulon in regulons for w in regulon.gene2weight.values()], dtype=np.float64)
+    present = np.bincount(owner[column >= 0], minlength=len(regulons))
+    scored = (present > 0) & (present / np.maximum(sizes, 1) >= MIN_GENES_PRESENT)
+    kept = (column >= 0) & scored[owner]
+    rows, owner, weight = position[column[kept]], owner[kept], weight[kept]
+    members = sp.csr_matrix((weight, (rows, owner)), shape=(len(genes), len(regulons)), dtype=np.float64)
+    in_order = np.split(weight[np.lexsort((rows, owner))], np.cumsum(np.bincount(owner, minlength=len(regulons)))[:-1])
+    max_auc = np.array([(rank_cutoff + 1) * np.sum(weights) for weights in in_order])
+    return members, max_auc
 
 
 @njit(cache=True, nogil=True)
-def _recovery_scores(indptr, indices, data, n_genes, rank_cutoff):
-    """CSR (data, indices, indptr), cells × genes, of ``rank_cutoff - rank`` for the genes above the cut-off.
+def _score_cells(
+    indptr, indices, codes, start, end, position, member_ptr, member_of, member_weight, max_auc, rank_cutoff, out
+):
+    """Write the AUC of every regulon in CSR rows ``start`` to ``end`` (cells) into those rows of ``out``.
 
-    A cell's ranking: its stored (positive) values in decreasing order, ties by column (shuffle
-    position), then its unstored genes by column. Only the top ``rank_cutoff`` are ranked.
+    A cell's ranking: its genes with positive value ``codes`` by decreasing code, ties by shuffle position
+    (``position`` of a gene), then its other genes by shuffle position. Only the top ``rank_cutoff`` count:
+    the gene at rank ``r`` adds ``weight × (rank_cutoff − r)`` to the area of each regulon it belongs to (CSR
+    ``member_*``: shuffle positions × regulons), in rank order.
     """
-    n_cells = len(indptr) - 1
-    out_ptr = np.zeros(n_cells + 1, dtype=np.int64)
-    out_idx = np.empty(n_cells * rank_cutoff, dtype=np.int64)
-    out_val = np.empty(n_cells * rank_cutoff, dtype=np.float64)
-    at = 0
-    for cell in range(n_cells):
-        start, end = indptr[cell], indptr[cell + 1]
-        values, columns = data[start:end], indices[start:end]
-        if len(values) > rank_cutoff:  # only values at or above the cut-off-th largest can be ranked
-            floor = np.partition(values, len(values) - rank_cutoff)[len(values) - rank_cutoff]
-            keep = values >= floor
-            values, columns = values[keep], columns[keep]
-        order = np.argsort(-values, kind="mergesort")  # stable: ties stay in column order
-        ranked = min(len(order), rank_cutoff)
+    n_genes = len(position)
+    keys = np.empty(n_genes, dtype=np.int64)  # sorting keys: ascending key is descending code, then ascending position
+    detected = np.zeros(n_genes, dtype=np.bool_)  # by shuffle position
+    stack = np.empty(128, dtype=np.int64)
+    areas = np.empty(len(max_auc))
+    for cell in range(start, end):
+        n = 0
+        for k in range(indptr[cell], indptr[cell + 1]):
+            if codes[k] > 0:
+                keys[n] = position[indices[k]] - (np.int64(codes[k]) << 32)
+                n += 1
+        ranked = min(n, rank_cutoff)
+        _sort_smallest(keys, n, ranked, stack)
+        areas[:] = 0.0
         for rank in range(ranked):
-            out_idx[at] = columns[order[rank]]
-            out_val[at] = rank_cutoff - rank
-            at += 1
-        rank, column, k = ranked, 0, 0
-        stored = indices[start:end]
-        while rank < rank_cutoff and column < n_genes:  # unstored genes fill the rest, in column order
-            while k < len(stored) and stored[k] < column:
-                k += 1
-            if k < len(stored) and stored[k] == column:
-                column += 1
-                continue
-            out_idx[at] = column
-            out_val[at] = rank_cutoff - rank
-            at += 1
-            rank += 1
-            column += 1
-        out_ptr[cell + 1] = at
-    return out_val[:at], out_idx[:at], out_ptr
+            _recover(keys[rank] & POSITION_BITS, rank_cutoff - rank, member_ptr, member_of, member_weight, areas)
+        if ranked < rank_cutoff:  # the undetected genes come next, in shuffle order
+            for i in range(n):
+                detected[keys[i] & POSITION_BITS] = True
+            rank, key = ranked, 0
+            while rank < rank_cutoff:
+                if not detected[key]:
+                    _recover(key, rank_cutoff - rank, member_ptr, member_of, member_weight, areas)
+                    rank += 1
+                key += 1
+            for i in range(n):
+                detected[keys[i] & POSITION_BITS] = False
+        for j in range(len(max_auc)):
+            out[cell, j] = areas[j] / max_auc[j] if max_auc[j] > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _recover(key, height, member_ptr, member_of, member_weight, areas):
+    """Add the recovery-curve area of the gene at shuffle position ``key`` to its regulons' ``areas``."""
+    for m in range(member_ptr[key], member_ptr[key + 1]):
+        areas[member_of[m]] += member_weight[m] * height
+
+
+@njit(cache=True, nogil=True)
+def _sort_smallest(keys, n, top, stack):
+    """Reorder the distinct ``keys[:n]`` so that the first ``top`` are the smallest, in increasing order.
+
+    A quicksort that leaves the parts beyond ``top`` unsorted; ``stack`` holds the ranges still to sort (the
+    larger part waits, so at most 2 × log2(n) entries).
+    """
+    depth, lo, hi = 0, 0, n - 1
+    while True:
+        if hi - lo < INSERTION_SORTED:
+            for i in range(lo + 1, hi + 1):
+                key, j = keys[i], i
+                while j > lo and key < keys[j - 1]:
+                    keys[j] = keys[j - 1]
+                    j -= 1
+                keys[j] = key
+            if depth == 0:
+                return
+            depth -= 2
+            lo, hi = stack[depth], stack[depth + 1]
+            continue
+        split = _partition(keys, lo, hi)
+        if split + 1 >= top:  # the right part holds no rank below top
+            hi = split - 1
+        elif split - lo < hi - split:
+            stack[depth], stack[depth + 1] = split + 1, hi
+            depth += 2
+            hi = split - 1
+        else:
+            stack[depth], stack[depth + 1] = lo, split - 1
+            depth += 2
+            lo = split + 1
+
+
+@njit(cache=True, nogil=True)
+def _partition(keys, lo, hi):
+    """Partition ``keys[lo : hi + 1]`` around the median of its ends and middle; returns the median's new index.
+
+    Branch-free (Lomuto's scheme, swapping every key): comparisons of shuffled keys are unpredictable.
+    """
+    mid = (lo + hi) // 2
+    low, pivot, high = keys[lo], keys[mid], keys[hi]
+    low, pivot = min(low, pivot), max(low, pivot)
+    pivot, high = min(pivot, high), max(pivot, high)
+    low, pivot = min(low, pivot), max(low, pivot)
+    keys[lo], keys[mid], keys[hi] = low, high, pivot
+    store = lo
+    for i in range(lo, hi):
+        key = keys[i]
+        keys[i] = keys[store]
+        keys[store] = key
+        store += key < pivot
+    keys[hi] = keys[store]
+    keys[store] = pivot
+    return store
 
 
 def binarize(

@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from ctxcore.genesig import GeneSignature, Regulon
 from pyscenic.aucell import aucell as pyscenic_aucell
 
@@ -77,6 +78,60 @@ def test_aucell_of_scaled_data_equals_pyscenic():
     expected = pyscenic_aucell(expression_frame(adata), modules, auc_threshold=0.1, seed=3, num_workers=1)
     ours = aucell(adata, modules, auc_threshold=0.1, seed=3)
     np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), rtol=0, atol=1e-12)
+
+
+def _tied_expression() -> np.ndarray:
+    """60 cells × 300 genes of log counts: many ties, empty cells, cells detecting fewer genes than a 0.1 cut-off."""
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(0.3, (60, 300)) * rng.integers(1, 3, (60, 300))
+    counts[:3] = 0  # no gene detected
+    counts[3:6, 20:] = 0  # at most 20 genes detected, fewer than the 29 ranks the cut-off keeps
+    return np.log1p(counts)
+
+
+def _with_duplicates_and_zeros(matrix: np.ndarray) -> sp.csr_matrix:
+    """CSR of ``matrix`` that stores each value as two halves, and a zero in every cell (its first undetected gene)."""
+    cells = np.arange(len(matrix))
+    zeros = sp.csr_matrix((np.zeros(len(cells)), (cells, np.argmin(matrix != 0, axis=1))), shape=matrix.shape)
+    side_by_side = sp.hstack([sp.csr_matrix(matrix / 2)] * 2 + [zeros], format="csr")
+    stored = sp.csr_matrix(
+        (side_by_side.data, side_by_side.indices % matrix.shape[1], side_by_side.indptr), matrix.shape
+    )
+    assert not stored.has_canonical_format and (stored.data == 0).sum() == len(cells)
+    return stored
+
+
+STORAGES = {
+    "float32 csr": lambda x: sp.csr_matrix(x.astype(np.float32)),
+    "float32 dense": lambda x: x.astype(np.float32),
+    "float64 csc": lambda x: sp.csc_matrix(x),
+    # equal counts, values that float32 would tie: odd genes rank first
+    "float64 beyond float32 dense": lambda x: x + np.where(x > 0, 1e-12 * (np.arange(x.shape[1]) % 2), 0.0),
+    "integer counts dense": lambda x: np.expm1(x).round().astype(np.int64),
+    "duplicates and stored zeros": _with_duplicates_and_zeros,
+}
+
+
+@pytest.mark.parametrize("storage", list(STORAGES))
+def test_aucell_equals_pyscenic_whatever_the_storage_and_coverage(storage):
+    matrix = STORAGES[storage](_tied_expression())
+    genes = [f"g{i}" for i in range(300)]
+    adata = ad.AnnData(matrix, var=pd.DataFrame(index=genes))
+    rng = np.random.default_rng(5)
+    modules = [
+        Regulon(
+            name=f"M{i}(+)",
+            gene2weight={g: float(w) for g, w in zip(rng.choice(genes, 20, replace=False), rng.uniform(0.1, 2, 20))}
+            | {f"missing{j}": 1.0 for j in range(missing)},  # 1 of 21 missing: scored; 6 of 26: not (under 80 %)
+            transcription_factor=genes[i],
+            gene2occurrence=[],
+        )
+        for i, missing in enumerate([0, 1, 6, 0])
+    ] + [GeneSignature(name="absent", gene2weight=["missing0", "missing1"])]
+    expected = pyscenic_aucell(expression_frame(adata), modules, auc_threshold=0.1, seed=5, num_workers=1)
+    ours = aucell(adata, modules, auc_threshold=0.1, seed=5, n_threads=2)
+    np.testing.assert_allclose(ours.to_numpy(), expected.loc[ours.index, ours.columns].to_numpy(), rtol=0, atol=1e-12)
+    assert (ours["M2(+)"] == 0).all() and (ours["absent"] == 0).all() and (ours["M1(+)"] > 0).any()
 
 
 def test_auc_threshold_follows_the_least_complex_cells():

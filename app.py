@@ -10,12 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from gridapp.app.access import Access
-from gridapp.app.queue import celery_of, job_manager
-from gridapp.app.server import DEFAULT_CACHE_DIR, create_app
-from gridapp.jobs.bench import DEFAULT_ROOT
-from gridapp.jobs.params import DATA_DIR
-from gridapp.jobs.pipeline import JobLimits
+from gridapp.jobs.params import DATA_DIR, DEFAULT_CACHE_DIR, DEFAULT_ROOT
 
 
 def _limit(variable: str, kind: type = int) -> float | None:
@@ -98,6 +93,14 @@ def _settings(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 SETTINGS = _settings([]) if __name__ != "__main__" else _settings()
+
+# The server's layers (Dash, pandas, Dask, pySCENIC: seconds) are imported once the settings are read, so
+# that --help and a bad option answer at once.
+from gridapp.app.access import Access  # noqa: E402
+from gridapp.app.queue import celery_of, job_manager  # noqa: E402
+from gridapp.app.server import create_app  # noqa: E402
+from gridapp.jobs.pipeline import JobLimits  # noqa: E402
+
 JOBS = job_manager(SETTINGS.cache_dir, SETTINGS.redis_url)
 app = create_app(
     data_roots=SETTINGS.data_roots,

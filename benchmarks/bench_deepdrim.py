@@ -27,7 +27,8 @@ from torch import nn
 from gridapp.core import beeline
 from gridapp.core.supervised.infer import all_pairs, build_model, pair_batches, tiled_order
 from gridapp.core.supervised.training import TrainSettings, seed_everything
-from gridapp.jobs.bench import DEFAULT_ROOT, split_parts
+from gridapp.jobs.bench import split_parts
+from gridapp.jobs.params import DEFAULT_ROOT
 
 
 def per_pair(batch):

@@ -21,7 +21,8 @@ import torch
 from gridapp.core import beeline
 from gridapp.core.supervised.infer import build_model, pair_batches
 from gridapp.core.supervised.training import TrainSettings, fit, seed_everything
-from gridapp.jobs.bench import DEFAULT_ROOT, split_parts
+from gridapp.jobs.bench import split_parts
+from gridapp.jobs.params import DEFAULT_ROOT
 
 
 def cpu_seconds(model: torch.nn.Module, batch, labels: torch.Tensor, batches: list[np.ndarray]) -> float:

@@ -26,7 +26,8 @@ from gridapp.core import beeline
 from gridapp.core.parallel import close_cluster
 from gridapp.core.supervised.infer import build_model, pair_batches
 from gridapp.core.supervised.training import TrainSettings, seed_everything
-from gridapp.jobs.bench import DEFAULT_ROOT, split_parts
+from gridapp.jobs.bench import split_parts
+from gridapp.jobs.params import DEFAULT_ROOT
 
 
 def train_batches(dataset: str, batches: int) -> dict[str, float]:

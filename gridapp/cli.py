@@ -13,36 +13,27 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-from tqdm import tqdm
+from gridapp.core.errors import Cancelled, GridappError
+from gridapp.core.methods import DEFAULT_METHOD, METHOD_IDS
+from gridapp.jobs.params import DEFAULT_ROOT, DEFAULT_TOP_EDGES, SPLITS, TF_LISTS, RunParams
 
-from gridapp.core.errors import GridappError
-from gridapp.core.methods import DEFAULT_METHOD, METHODS
-from gridapp.core.parallel import dask_client
-from gridapp.core.priors import read_prior
-from gridapp.figures.benchmark import curves_figure
-from gridapp.jobs.bench import DEFAULT_ROOT, METRICS, SPLITS, BenchSpec, run_benchmark, write_benchmark
-from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.compare import (
-    DEFAULT_TOP_EDGES,
-    CompareResult,
-    CompareSpec,
-    IncompleteComparisonError,
-    Missing,
-    run_compare,
-    write_compare,
-)
-from gridapp.jobs.params import TF_LISTS, RunParams
-from gridapp.jobs.pipeline import STEPS, Cancelled, Progress, output_folder, run, write_outputs
+if TYPE_CHECKING:
+    from gridapp.jobs.compare import CompareResult
+    from gridapp.jobs.pipeline import Progress
+
+# The commands import the computing layers (pandas, Dask, pySCENIC, numba: seconds) when they run, so that
+# ``--help`` and a usage error answer at once.
 
 BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
-#: what to give when ``compare`` lacks a choice, in the CLI's words (the Compare page has its own)
+#: what to give when ``compare`` lacks a choice (by :class:`~gridapp.jobs.compare.Missing` name), in the CLI's
+#: words (the Compare page has its own)
 COMPARE_HINTS = {
-    Missing.GROUPS: "Give --groups A,B (e.g. --groups ctrl,stim).",
-    Missing.GROUP_KEY: "Add --group-key COLUMN.",
-    Missing.DONOR_KEY: "Add --donor-key COLUMN.",
-    Missing.ANYTHING: "Give --group-key COL --groups A,B, or --reproducibility with --donor-key.",
+    "GROUPS": "Give --groups A,B (e.g. --groups ctrl,stim).",
+    "GROUP_KEY": "Add --group-key COLUMN.",
+    "DONOR_KEY": "Add --donor-key COLUMN.",
+    "ANYTHING": "Give --group-key COL --groups A,B, or --reproducibility with --donor-key.",
 }
 
 
@@ -73,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     ).add_argument("arguments", nargs=argparse.REMAINDER)
     bench_parser = commands.add_parser("bench", help="score inference methods on BEELINE benchmark sets")
-    bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHODS)}")
+    bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHOD_IDS)}")
     bench_parser.add_argument(
         "--datasets", type=_csv, default=("all",), help="BEELINE set ids (mDC-500-Specific) or all"
     )
@@ -108,7 +99,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
     cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
     grn = parser.add_argument_group("inference")
-    grn.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD)
+    grn.add_argument("--method", choices=sorted(METHOD_IDS), default=DEFAULT_METHOD)
     grn.add_argument("--seed", type=int, default=0)
     grn.add_argument("--target-layer", help="lasso: layer regressed on the TFs (new / unspliced RNA; default X)")
     grn.add_argument("--tf-layer", help="lasso: layer of the TFs' expression (total / spliced; default X)")
@@ -183,6 +174,8 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
         raise GridappError(f"Missing {' and '.join(missing)}.", "Give them, or use --demo for the embedded data.")
     params = RunParams.demo(**given) if args.demo else RunParams(**given)
     if params.prior:  # a bad prior fails now, not at the prune step after minutes of inference
+        from gridapp.core.priors import read_prior
+
         read_prior(params.prior, confidence=params.prior_confidence)
     return params
 
@@ -191,6 +184,10 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
 def _progress_bar() -> Iterator[Progress]:
     """A tqdm bar over the pipeline steps, named after the step in progress; only on a terminal (``disable=None``):
     in a log or a pipe its redraws would come before the messages."""
+    from tqdm import tqdm
+
+    from gridapp.jobs.pipeline import STEPS
+
     with tqdm(total=len(STEPS), unit="step", file=sys.stderr, bar_format=BAR_FORMAT, disable=None) as bar:
 
         def advance(index: int, total: int, name: str) -> None:
@@ -205,6 +202,8 @@ def _progress_bar() -> Iterator[Progress]:
 @contextmanager
 def _run_bar() -> Iterator[Progress]:
     """A tqdm bar over whole runs (compare, bench), named after the run in progress; only on a terminal."""
+    from tqdm import tqdm
+
     bar_format = BAR_FORMAT.replace("steps", "runs")
     with tqdm(total=1, unit="run", file=sys.stderr, bar_format=bar_format, disable=None) as bar:
 
@@ -238,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.debug:
         warnings.simplefilter("ignore")
+        import distributed  # noqa: F401  (sets its loggers' levels when imported: quieten them after that)
+
         for name in ("pyscenic", "distributed", "arboreto"):
             logging.getLogger(name).setLevel(logging.ERROR)
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -273,7 +274,7 @@ def pyscenic_main(arguments: Sequence[str]) -> int:
     -------
     pySCENIC's exit status (0 when it returns normally).
     """
-    from pyscenic.cli.pyscenic import main as pyscenic  # after gridapp.core (imported above), which patches
+    from pyscenic.cli.pyscenic import main as pyscenic  # gridapp.core applies its patches before this import
 
     try:
         pyscenic(list(arguments))
@@ -290,6 +291,9 @@ def _cache_dir(args: argparse.Namespace) -> Path:
 
 def _run(args: argparse.Namespace) -> Callable[[], None]:
     """``run``: the pipeline on one subset; returns what prints its summary."""
+    from gridapp.core.parallel import dask_client
+    from gridapp.jobs.pipeline import output_folder, run, write_outputs
+
     params = params_from_args(args)
     started = time.perf_counter()
     with (
@@ -305,6 +309,11 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
 
 def _compare(args: argparse.Namespace) -> Callable[[], None]:
     """``compare``: the runs a comparison needs (cached), then its tables; returns what prints them."""
+    from gridapp.core.parallel import dask_client
+    from gridapp.jobs.cache import ResultCache
+    from gridapp.jobs.compare import CompareSpec, IncompleteComparisonError, Missing, run_compare, write_compare
+    from gridapp.jobs.pipeline import output_folder
+
     try:
         spec = CompareSpec(
             base=params_from_args(args),
@@ -315,7 +324,7 @@ def _compare(args: argparse.Namespace) -> Callable[[], None]:
             top_edges=args.top_edges,
         )
     except IncompleteComparisonError as err:
-        raise err.worded(COMPARE_HINTS) from err
+        raise err.worded({Missing[name]: hint for name, hint in COMPARE_HINTS.items()}) from err
     cache = ResultCache(_cache_dir(args) / "results")
     with (
         output_folder(args.out, overwrite=args.overwrite) as scratch,
@@ -328,6 +337,8 @@ def _compare(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def _print_comparison(result: CompareResult, out: Path, n_files: int) -> None:
+    import pandas as pd
+
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
         if result.differential is not None:
             top = result.differential.sort_values("pvalue").groupby("cell_type").head(3)
@@ -344,6 +355,13 @@ def _print_comparison(result: CompareResult, out: Path, n_files: int) -> None:
 
 def _bench(args: argparse.Namespace) -> Callable[[], None]:
     """``bench``: methods × BEELINE sets; returns what prints the summary tables."""
+    import pandas as pd
+
+    from gridapp.core.parallel import dask_client
+    from gridapp.figures.benchmark import curves_figure
+    from gridapp.jobs.bench import METRICS, BenchSpec, run_benchmark, write_benchmark
+    from gridapp.jobs.pipeline import output_folder
+
     spec = BenchSpec(
         methods=args.methods, datasets=args.datasets, split=args.split, seeds=args.seeds, root=args.beeline_root
     )
@@ -369,6 +387,8 @@ def _bench(args: argparse.Namespace) -> Callable[[], None]:
 
 
 def _print_summary(summary: dict, out: Path, seconds: float) -> None:
+    from gridapp.jobs.pipeline import STEPS
+
     counts = summary["counts"]
     print(
         f"{counts['cells']} cells × {counts['genes']} genes, {counts['tfs_in_data']} TFs → "

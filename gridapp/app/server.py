@@ -19,19 +19,17 @@ from gridapp.app.forkgate import GATE
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
 from gridapp.app.queue import celery_of, job_manager
 from gridapp.core.beeline import dataset_ids
-from gridapp.jobs.bench import DEFAULT_ROOT
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, list_files, obs_table
 from gridapp.jobs.demo import start_demo
 from gridapp.jobs.imports import is_pyscenic_output
-from gridapp.jobs.params import DATA_DIR, DEMO_DIR, RunParams
+from gridapp.jobs.params import DATA_DIR, DEFAULT_CACHE_DIR, DEFAULT_ROOT, DEMO_DIR, RunParams
 from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
 from gridapp.jobs.runner import JOB_NICENESS, JobDoor
 
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
 #: bytes a request may carry beyond an upload's base64 text (the rest of a Dash callback body)
 REQUEST_OVERHEAD = 2**20
 PRIOR_WORDS = ("dorothea", "collectri", "trrust", "prior", "tf_gene_link")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,11 +29,8 @@ from gridapp.core import beeline, metrics
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method, infer
 from gridapp.core.supervised.pairs import tf_aware_split
-from gridapp.jobs.params import content_key, file_fingerprint
+from gridapp.jobs.params import DEFAULT_ROOT, SPLITS, content_key, file_fingerprint
 
-#: BEELINE data beside the checkout (``../shared/data/beeline``), unless GRIDAPP_BEELINE says otherwise
-DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
-SPLITS = ("full", "test", "tf-aware")
 #: columns of the tidy score table
 SCORE_COLUMNS = [
     "method",

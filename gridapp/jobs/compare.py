@@ -26,11 +26,10 @@ from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.subset import MIN_CELLS, obs_column, read_tfs
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.params import RunParams, content_key
+from gridapp.jobs.params import DEFAULT_TOP_EDGES, RunParams, content_key
 from gridapp.jobs.pipeline import NO_LIMITS, Cancelled, JobLimits, Progress, cells_of, run
 
 #: strongest edges of each run that the rewiring compares when no importance threshold is given
-DEFAULT_TOP_EDGES = 5000
 
 
 class Missing(Enum):

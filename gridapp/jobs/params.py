@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from gridapp.core.methods import get_method
 from gridapp.core.methods.registry import DEFAULT_METHOD
 
 PRUNE_MODES = ("cistarget", "prior", "none")
+#: where a server caches its results unless told otherwise (``--cache-dir``, ``GRIDAPP_CACHE_DIR``)
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
+#: the BEELINE folder a benchmark reads (``GRIDAPP_BEELINE``, else beside the checkout in ``shared/data``)
+DEFAULT_ROOT = Path(os.environ.get("GRIDAPP_BEELINE", Path(__file__).resolve().parents[3] / "shared/data/beeline"))
+#: how a benchmark splits the candidate pairs it scores
+SPLITS = ("full", "test", "tf-aware")
+#: a comparison without a threshold compares each group's strongest edges
+DEFAULT_TOP_EDGES = 5000
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DEMO_DIR = DATA_DIR / "demo"
 #: shipped TF lists (data/README.md), usable by name wherever a TF list file is asked for

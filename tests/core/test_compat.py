@@ -89,3 +89,14 @@ def test_dask_keeps_object_columns_as_objects():
     frame = pd.DataFrame({"TargetGenes": [[("A", 1.0)], [("B", 2.0)]]})
     computed = dd.from_pandas(frame, npartitions=1).compute()
     assert computed["TargetGenes"].iloc[0] == [("A", 1.0)]
+
+
+def test_importing_gridapp_core_is_light_and_patches_before_pyscenic():
+    probe = (
+        "import sys, gridapp.core, gridapp.core.methods, gridapp.jobs.params; "
+        "print(sorted(m for m in ('pandas', 'anndata', 'dask', 'numba', 'gridapp.core.compat') if m in sys.modules)); "
+        "import pyscenic.utils; print('gridapp.core.compat' in sys.modules, np_object())"
+    ).replace("np_object()", "__import__('numpy').object is object")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert shown[0] == "[]", "a light import of gridapp pulled in the computing libraries"
+    assert shown[1] == "True True"

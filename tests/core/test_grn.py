@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gridapp.core.errors import GridappError
-from gridapp.core.methods import METHODS, get_method, infer
+from gridapp.core.methods import METHOD_IDS, METHODS, get_method, infer
 
 
 def _top_hits(adjacencies, driven, n):
@@ -42,6 +42,7 @@ def test_genie3_ranks_planted_links_on_top(planted, client):
 
 def test_registry_describes_methods_and_refuses_unknown_ones():
     assert {"grnboost2", "genie3"} <= set(METHODS)
+    assert [method.id for method in METHODS.values()] == list(METHOD_IDS)  # every listed id has its method
     assert not get_method("grnboost2").supervised and "Moerman" in get_method("grnboost2").citation
     with pytest.raises(GridappError, match="Unknown method 'xgb'"):
         get_method("xgb")

@@ -297,3 +297,15 @@ def test_sigterm_removes_the_scratch_folder_and_the_workers(tmp_path):
     assert not list(tmp_path.glob(".x*")) and not (tmp_path / "x").exists()
     _, alive = psutil.wait_procs(seen, timeout=30)
     assert not alive
+
+
+def test_help_imports_no_computing_library():
+    probe = (
+        "import sys; from gridapp.cli import build_parser, main; build_parser().format_help(); "
+        "print(sorted(m for m in ('pandas', 'anndata', 'dask', 'distributed', 'numba', 'pyscenic', 'dash') "
+        "if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]"
+    usage = subprocess.run([sys.executable, "-m", "gridapp", "run", "--help"], capture_output=True, text=True)
+    assert usage.returncode == 0 and "--method {" in usage.stdout and "grnboost2-fast" in usage.stdout

@@ -7,19 +7,36 @@ where adjacencies is a DataFrame with columns ``TF``, ``target``, ``importance``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import anndata as ad
-import pandas as pd
-from distributed import Client
+from typing import TYPE_CHECKING
 
 from gridapp.core.errors import GridappError
 
-InferFunction = Callable[..., pd.DataFrame]
+if TYPE_CHECKING:
+    import anndata as ad
+    import pandas as pd
+    from distributed import Client
+
+InferFunction = Callable[..., "pd.DataFrame"]
 ADJACENCY_COLUMNS = ["TF", "target", "importance"]
 #: what the CLI and the dashboard run unless told otherwise
 DEFAULT_METHOD = "grnboost2-fast"
+#: every method's id (in menu order) and the module of :mod:`gridapp.core.methods` that registers it: the ids
+#: are known without importing the methods (the CLI's choices), each method's module is imported when first used
+PROVIDERS = {
+    "grnboost2": "arboreto",
+    "genie3": "arboreto",
+    "grnboost2-fast": "boosting",
+    "lasso": "lasso",
+    "pearson": "statistics",
+    "spearman": "statistics",
+    "mi": "statistics",
+    "deepdrim": "supervised",
+    "scgreat": "supervised",
+}
+METHOD_IDS = tuple(PROVIDERS)
 
 
 @dataclass(frozen=True)
@@ -62,12 +79,32 @@ class Method:
     keywords: tuple[str, ...] = ()
 
 
-METHODS: dict[str, Method] = {}
+class _Methods(Mapping):
+    """The methods by id, in :data:`PROVIDERS` order; a method's module is imported when it is first asked for."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, Method] = {}
+
+    def __getitem__(self, method_id: str) -> Method:
+        if method_id not in self.registered and method_id in PROVIDERS:
+            importlib.import_module(f"gridapp.core.methods.{PROVIDERS[method_id]}")
+        return self.registered[method_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PROVIDERS)
+
+    def __len__(self) -> int:
+        return len(PROVIDERS)
+
+
+METHODS: Mapping[str, Method] = _Methods()
 
 
 def register(method: Method) -> Method:
-    """Add ``method`` to :data:`METHODS` under its id."""
-    METHODS[method.id] = method
+    """Add ``method`` to :data:`METHODS` under its id (which :data:`PROVIDERS` must list)."""
+    if method.id not in PROVIDERS:
+        raise ValueError(f"Method {method.id!r} is not in PROVIDERS: add its id and module there.")
+    METHODS.registered[method.id] = method
     return method
 
 
@@ -83,7 +120,7 @@ def infer(
     adata: ad.AnnData,
     tfs: Sequence[str],
     *,
-    method: str = "grnboost2",
+    method: str = DEFAULT_METHOD,
     seed: int = 0,
     client: Client | None = None,
     **options: object,

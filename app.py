@@ -116,6 +116,7 @@ app = create_app(
     beeline_root=SETTINGS.beeline_root,
     jobs=JOBS,
     demo_result=SETTINGS.demo_result,
+    warm=__name__ == "__main__",  # a long-lived server forking its jobs; not gunicorn's or Celery's processes
 )
 server = app.server
 celery_app = celery_of(JOBS)

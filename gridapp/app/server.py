@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import flask
-from dash import Dash, dcc, html
+from dash import Dash, DiskcacheManager, dcc, html
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from werkzeug.exceptions import HTTPException
 
@@ -24,7 +25,8 @@ from gridapp.jobs.datasets import category_columns, list_files, obs_table
 from gridapp.jobs.demo import start_demo
 from gridapp.jobs.imports import is_pyscenic_output
 from gridapp.jobs.params import DATA_DIR, DEFAULT_CACHE_DIR, DEFAULT_ROOT, DEMO_DIR, RunParams
-from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
+from gridapp.jobs.pipeline import NO_LIMITS, JobLimits, warm_up
+from gridapp.jobs.pool import WorkerPool
 from gridapp.jobs.runner import JOB_NICENESS, JobDoor
 
 logger = logging.getLogger(__name__)
@@ -89,7 +91,8 @@ def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
 
 
 def _health(config: callbacks.AppConfig, jobs: BaseBackgroundCallbackManager) -> tuple[dict, int]:
-    """``/healthz``: 200 when the result cache is writable and the job queue (if any) answers, else 503."""
+    """``/healthz``: 200 when the result cache is writable and the job queue (if any) answers, else 503; with a
+    worker pool, whether it is ready yet."""
     problems = []
     if not os.access(config.cache.root, os.W_OK):
         problems.append(f"result cache {config.cache.root} is not writable")
@@ -100,6 +103,8 @@ def _health(config: callbacks.AppConfig, jobs: BaseBackgroundCallbackManager) ->
         except Exception as err:  # any failure to reach Redis is the answer
             problems.append(f"job queue unreachable: {err}")
     body = {"status": "fail" if problems else "ok", "jobs": "celery" if queue else "local", "problems": problems}
+    if config.door.pool is not None:  # not part of the health: jobs start clusters of their own meanwhile
+        body["worker_pool"] = "ready" if config.door.pool.address else "starting"
     return body, 503 if problems else 200
 
 
@@ -118,6 +123,7 @@ def create_app(
     jobs: BaseBackgroundCallbackManager | None = None,
     access: Access | None = None,
     demo_result: bool = False,
+    warm: bool = False,
 ) -> Dash:
     """The gridapp dashboard; ``create_app().server`` is the WSGI entry point.
 
@@ -152,9 +158,17 @@ def create_app(
     demo_result
         On an empty cache, compute the embedded demo's result once in the background (the form's defaults),
         so that the first page opens on it.
+    warm
+        Get the first job's seconds ready in the background: a Dask worker pool for the jobs forked by this
+        server (:class:`~gridapp.jobs.pool.WorkerPool`; not with ``dask_scheduler`` or Celery workers), and the
+        kernels of the steps a job runs itself compiled here (:func:`~gridapp.jobs.pipeline.warm_up`). For
+        ``python app.py``: a server process that lives long and forks its jobs.
     """
     cache_dir = Path(cache_dir)
     jobs = jobs or job_manager(cache_dir)
+    local_jobs = isinstance(jobs, DiskcacheManager)  # forked from this process (not Celery workers)
+    if warm and local_jobs:
+        threading.Thread(target=_warm_up, name="gridapp-warm-up", daemon=True).start()
     config = callbacks.AppConfig(
         data_roots=tuple(Path(root).resolve() for root in data_roots),
         cache=ResultCache(cache_dir / "results"),
@@ -169,6 +183,7 @@ def create_app(
             limits=limits,
             max_seconds=max_job_minutes * 60 if max_job_minutes else None,
             dask_scheduler=dask_scheduler,
+            pool=WorkerPool(niceness=JOB_NICENESS).start() if warm and local_jobs and not dask_scheduler else None,
         ),
         access=access or Access(),
         beeline_root=Path(beeline_root) if beeline_root else None,
@@ -232,6 +247,18 @@ def create_app(
     app.server.wsgi_app = config.access.middleware(GATE.install().middleware(app.server.wsgi_app))
     app.server.add_url_rule("/healthz", "healthz", lambda: _health(config, jobs))
     return app
+
+
+def _warm_up() -> None:
+    """:func:`~gridapp.jobs.pipeline.warm_up` as one request of the fork gate: no job is forked half-way through
+    a compilation (the child would inherit numba's compiler lock, held)."""
+    GATE.enter()
+    try:
+        warm_up()
+    except Exception:  # a job then compiles what it needs itself
+        logger.exception("warming up the pipeline's kernels failed")
+    finally:
+        GATE.leave()
 
 
 def harden(server: flask.Flask, config: callbacks.AppConfig) -> None:

@@ -36,16 +36,28 @@ def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_
     data's own ``X_umap`` / ``X_tsne`` are left alone.
     """
     auc = np.asarray(adata.obsm[use_rep], dtype=np.float32)
-    scratch = ad.AnnData(auc)
-    n_neighbors = min(n_neighbors, adata.n_obs - 1)
+    name = use_rep.removeprefix("X_")
+    adata.obsm[f"X_umap_{name}"] = umap_of(auc, seed=seed, n_neighbors=n_neighbors)
+    adata.obsm[f"X_tsne_{name}"] = tsne_of(auc, seed=seed)
+
+
+def umap_of(values: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """scanpy's UMAP (cells × 2) of the rows of ``values`` (float32), from their ``n_neighbors``-nearest-neighbour
+    graph (pynndescent's from :data:`APPROXIMATE_FROM` cells, exact below)."""
+    scratch = ad.AnnData(values)
+    n_neighbors = min(n_neighbors, len(values) - 1)
     transformer = (
-        NNDescentMatrix(n_neighbors=n_neighbors, random_state=seed) if adata.n_obs >= APPROXIMATE_FROM else None
+        NNDescentMatrix(n_neighbors=n_neighbors, random_state=seed) if len(values) >= APPROXIMATE_FROM else None
     )
     sc.pp.neighbors(scratch, use_rep="X", n_neighbors=n_neighbors, random_state=seed, transformer=transformer)
     sc.tl.umap(scratch, random_state=seed)
-    adata.obsm[f"X_umap_{use_rep.removeprefix('X_')}"] = scratch.obsm["X_umap"]
-    start = "pca" if np.ptp(auc, axis=0).any() else "random"  # identical cells have no principal axis
+    return scratch.obsm["X_umap"]
+
+
+def tsne_of(values: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """openTSNE's tSNE (cells × 2) of the rows of ``values``, on every CPU core."""
+    start = "pca" if np.ptp(values, axis=0).any() else "random"  # identical cells have no principal axis
     tsne = TSNE(
-        perplexity=min(30, (adata.n_obs - 1) / 3), initialization=start, random_state=seed, n_jobs=os.cpu_count() or 1
+        perplexity=min(30, (len(values) - 1) / 3), initialization=start, random_state=seed, n_jobs=os.cpu_count() or 1
     )
-    adata.obsm[f"X_tsne_{use_rep.removeprefix('X_')}"] = np.asarray(tsne.fit(auc))
+    return np.asarray(tsne.fit(values))

@@ -62,18 +62,23 @@ def dask_client(address: str | None = None, *, n_workers: int | None = None) -> 
         with client:
             yield prepare(client)
         return
-    cluster = LocalCluster(
+    cluster = local_cluster(n_workers)
+    try:
+        with Client(cluster) as client:
+            yield prepare(client)
+    finally:
+        close_cluster(cluster)
+
+
+def local_cluster(n_workers: int | None = None) -> LocalCluster:
+    """A local cluster of ``n_workers`` (default: the CPU cores) single-threaded worker processes, no dashboard."""
+    return LocalCluster(
         n_workers=n_workers or os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         silence_logs=40,
     )
-    try:
-        with Client(cluster) as client:
-            yield prepare(client)
-    finally:
-        close_cluster(cluster)
 
 
 def close_cluster(cluster: LocalCluster, timeout: float = CLOSE_TIMEOUT) -> None:

@@ -16,9 +16,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from ctxcore.genesig import Regulon
 from distributed import Client
+from threadpoolctl import threadpool_limits
 
 from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
@@ -297,6 +300,33 @@ def _run_steps(
     }
     logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
     return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def warm_up(seed: int = 0) -> None:
+    """Compile (or load from numba's cache) what the steps after GRN inference run in this process (AUCell,
+    binarisation, UMAP's kernels), on a tiny problem, so that a process forked afterwards (a dashboard job)
+    finds them ready instead of spending seconds compiling UMAP on its first result.
+
+    Every native thread pool is held to one thread meanwhile (``threadpoolctl``): a fork of a process whose
+    OpenMP pool has threads hangs in its first OpenMP call (scikit-learn's neighbour search). tSNE (openTSNE,
+    precompiled, with threads of its own) is left out.
+    """
+    rng = np.random.default_rng(seed)
+    genes = [f"G{i}" for i in range(40)]
+    adata = ad.AnnData(sp.csr_matrix(rng.poisson(1.0, (60, 40)).astype(np.float32)), var=pd.DataFrame(index=genes))
+    found = [
+        Regulon(
+            name=f"{tf}(+)",
+            gene2weight=dict.fromkeys(genes[i : i + 10], 1.0),
+            transcription_factor=tf,
+            gene2occurrence=[],
+        )
+        for i, tf in enumerate(genes[:3])
+    ]
+    with threadpool_limits(1):
+        auc = aucell.aucell(adata, found, auc_threshold=0.25, seed=seed, n_threads=1)
+        aucell.binarize(adata, seed=seed)
+        embed.umap_of(auc.to_numpy(np.float32), seed=seed)
 
 
 def _prune(

@@ -25,6 +25,7 @@ from gridapp.core.parallel import dask_client
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import NO_LIMITS, STEPS, JobLimits, Progress, run
+from gridapp.jobs.pool import WorkerPool
 
 #: CPU priority the dashboard gives its jobs (0 = the server's own, 19 = lowest)
 JOB_NICENESS = 10
@@ -69,6 +70,9 @@ class JobDoor:
         A job still computing after this long is stopped (nothing stored); ``None``: no limit.
     dask_scheduler, n_workers
         An existing Dask cluster, or the size of the local one started for each job.
+    pool
+        The server's worker pool (:class:`~gridapp.jobs.pool.WorkerPool`): jobs use it once it is up
+        (unless ``dask_scheduler`` names a cluster), each starting its own local cluster until then.
     """
 
     slots: Path | None = None
@@ -78,6 +82,7 @@ class JobDoor:
     max_seconds: float | None = None
     dask_scheduler: str | None = None
     n_workers: int | None = None
+    pool: WorkerPool | None = None
 
     @contextmanager
     def enter(
@@ -102,7 +107,8 @@ class JobDoor:
                     queued = f"waiting for one of {self.max_jobs} job slots"
                     stack.enter_context(job_slot(self.slots, self.max_jobs, lambda: ticker.say(queued), cancelled))
                 ticker.say("starting workers")
-                client = stack.enter_context(dask_client(self.dask_scheduler, n_workers=self.n_workers))
+                address = self.dask_scheduler or (self.pool.address if self.pool else None)
+                client = stack.enter_context(dask_client(address, n_workers=self.n_workers))
             yield Job(client, self.limits, cancelled)
 
     @contextmanager

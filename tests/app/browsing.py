@@ -39,7 +39,7 @@ ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" (?P<status>\d{3}) ')
 ANSI_STYLE = re.compile(r"\x1b\[[\d;]*m")
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402, F401  (for the tests)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -157,3 +157,30 @@ def launch_and_wait(driver, timeout=400, button="launch", status="status", faile
     """Click ``button``, wait until ``status`` says Done or ``failed``, and return what it says."""
     driver.find_element(By.ID, button).click()
     return wait(driver, lambda d: text(d, status).startswith(("Done", failed)) and text(d, status), timeout)
+
+
+#: the Explore views a result fills (graphs), besides the network
+EXPLORE_VIEWS = ("importance-hist", "embedding", "auc-dist", "clustermap", "tf-heatmap")
+
+
+def explore_views_show(driver, cells: int) -> bool:
+    """Whether every Explore view shows a result of ``cells`` cells: the embedding titled with that count, each
+    graph drawn (traces or heatmap images) and the network's edges counted."""
+    try:
+        title = driver.find_element(By.CSS_SELECTOR, "#embedding .gtitle").text
+        drawn = all(
+            driver.find_elements(By.CSS_SELECTOR, f"#{view} .trace, #{view} .hm image, #{view} canvas")
+            for view in EXPLORE_VIEWS
+        )
+        return f"{cells:,} cells" in title and drawn and "edges" in text(driver, "network-info")
+    except StaleElementReferenceException:  # a view redrawn between the two reads
+        return False
+
+
+def launch_until_views(driver, cells: int, timeout: float = 600) -> float:
+    """Click Launch and return the seconds until every Explore view shows the new ``cells``-cell result."""
+    started = time.monotonic()
+    status = launch_and_wait(driver, timeout)
+    assert status.startswith("Done"), status
+    wait(driver, lambda d: explore_views_show(d, cells), timeout)
+    return time.monotonic() - started

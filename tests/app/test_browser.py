@@ -23,6 +23,7 @@ from tests.app.browsing import (
     Watch,
     chromium,
     dashboard,
+    launch_until_views,
 )
 from tests.app.browsing import choose as _choose
 from tests.app.browsing import launch_and_wait as _launch_and_wait
@@ -122,6 +123,24 @@ def test_subset_launch_explore_export(server, browser):
     binary = _wait(browser, lambda d: next(iter(d.downloads.glob("auc_binary*.csv")), None), 30)
     time.sleep(0.5)
     assert pd.read_csv(binary, index_col=0)["SPI1(+)"].sum() == n_on
+
+
+def test_time_to_first_regulons_is_logged(server, browser, capsys):
+    """Launch → every Explore view, for the demo's B cells + CD14+ monocytes and for the whole demo donor (form
+    defaults, seeds no other test uses): both must show; their seconds go to the log, not into an assertion
+    (issue 27's targets, 10 s and 15 s on 2 idle cores, are measured by benchmarks/bench_latency.py)."""
+    url, _ = server
+    browser.get(url)
+    _wait(browser, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
+    _type(browser, "seed", "11")
+    _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
+    _wait(browser, lambda d: _text(d, "cell-count").startswith("495 of 1,045"))
+    subset = launch_until_views(browser, 495)
+    _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")  # unticked: every cell of the donor
+    _wait(browser, lambda d: _text(d, "cell-count").startswith("1,045 of 1,045"))
+    donor = launch_until_views(browser, 1045)
+    with capsys.disabled():
+        print(f"\ntime to first regulons (Launch → every view): demo subset {subset:.1f} s, demo donor {donor:.1f} s")
 
 
 def test_score_against_a_prior_draws_precision_on_the_histogram(server, browser):

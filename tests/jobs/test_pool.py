@@ -1,0 +1,38 @@
+"""The server's worker pool: started in the background, warm, niced, and used by the jobs of the door."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+from gridapp.jobs.pool import WorkerPool
+from gridapp.jobs.runner import JobDoor
+
+pytestmark = pytest.mark.slow
+ENGINE = "gridapp.core.methods.boosting"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    started = WorkerPool(n_workers=1, niceness=7).start()
+    assert started.wait(180) is not None, "the pool did not start"
+    yield started
+    started.close()
+
+
+def test_jobs_through_the_door_compute_on_the_warm_niced_pool(pool):
+    door = JobDoor(pool=pool)
+    with door.enter() as job:
+        assert job.client.scheduler.address == pool.address
+        niceness = job.client.run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+        compiled = job.client.run(lambda: len(importlib.import_module(ENGINE).boost_targets.signatures))
+    assert list(niceness.values()) == [7]
+    assert all(compiled.values())  # the engine's kernels compiled (or loaded) before the first job
+
+
+def test_a_door_without_a_ready_pool_starts_its_own_cluster():
+    idle = WorkerPool()  # never started: no address yet
+    with JobDoor(pool=idle, n_workers=1).enter() as job:
+        assert job.client.scheduler.address and idle.address is None

@@ -1,23 +1,41 @@
-"""gridapp's GRNBoost2 engine against arboreto's GRNBoost2 on the same data, cores and Dask cluster.
+"""gridapp's GRNBoost2 engine against arboreto's GRNBoost2 and rustscenic's on the same data and cores.
 
 Default data: one Kang 2018 PBMC donor (1016, all 1,045 cells), genes = highly variable ∪ TFs as the
 pipeline picks them, TFs from the SCENIC human list, scored against DoRothEA A–C. ``--quick``: the
 CD14+ monocytes and B cells of that donor and 500 HVGs. ``--beeline mDC-500-Specific``: a BEELINE set
 and its ground truth instead.
 
-arboreto runs twice (seeds 0 and 1: the seed-to-seed overlap is the noise floor), the engine once
-(seed 0), all on one local cluster of 2 single-threaded worker processes started before timing; the
-kernels are first compiled (or loaded from numba's disk cache) in every worker, outside the timing.
-Last line: ``speedup_vs_arboreto=X top1000_overlap=Y arboreto_seed_overlap=Z auprc_delta=W``.
+arboreto runs twice (seeds 0 and 1: the seed-to-seed overlap is the noise floor) on a local cluster of
+``--workers`` single-threaded worker processes started before timing; the engine once (seed 0) with the
+same client, which for a local cluster means ``--workers`` threads of this process (the same cores), its
+kernels first compiled (or loaded from numba's disk cache) outside the timing. ``--arboreto-dir DIR``
+reuses arboreto networks saved there by an earlier run (their seconds too), or saves them there: for
+iterating on the engine; a reported result runs arboreto.
+
+rustscenic (``rustscenic.grn.infer``, not a dependency of gridapp) runs in its own interpreter
+(``--rustscenic-python``, default ``$RUSTSCENIC_PYTHON``, else ``/work/rs-venv/bin/python`` when present)
+on the same matrix, gene and TF names passed through files, with ``RAYON_NUM_THREADS`` = ``--workers``;
+the time is that of the ``infer`` call alone. It runs with its defaults (what its users get: early stop
+mode ``arboreto``), then once more with each other early-stop mode for information (an extra line with
+its trees per target); the speed-up is against the default run.
+
+Last line: ``speedup_vs_arboreto=X top1000_overlap=Y arboreto_seed_overlap=Z auprc_delta=W
+speedup_vs_rustscenic=R`` (the last field only when rustscenic ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+import anndata as ad
 import pandas as pd
+import scipy.sparse as sp
 
 from gridapp.core.beeline import read_beeline
 from gridapp.core.methods import infer
@@ -29,6 +47,27 @@ from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import prepare
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+RUSTSCENIC_PYTHON = Path("/work/rs-venv/bin/python")
+#: early-stop modes of rustscenic 0.5.1, its default first
+RUSTSCENIC_MODES = ("arboreto", "legacy_inbag")
+#: run by rustscenic's interpreter: argv = folder with matrix.npz and names.json, early-stop mode
+RUSTSCENIC_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import scipy.sparse as sp
+import rustscenic.grn
+
+folder, mode = Path(sys.argv[1]), sys.argv[2]
+names = json.loads((folder / "names.json").read_text())
+matrix = sp.load_npz(folder / "matrix.npz")
+started = time.perf_counter()
+edges = rustscenic.grn.infer((matrix, names["genes"]), names["tfs"], early_stop_mode=mode, verbose=False)
+seconds = time.perf_counter() - started
+edges[["TF", "target", "importance"]].to_parquet(folder / f"edges_{mode}.parquet")
+fit = edges.attrs["grn_fit"]
+summary = {"seconds": seconds, "trees_per_target": fit["fitted_trees_mean"], "version": rustscenic.__version__}
+(folder / f"summary_{mode}.json").write_text(json.dumps(summary))
+"""
 
 
 def kang(quick: bool):
@@ -53,48 +92,110 @@ def top_overlap(a: pd.DataFrame, b: pd.DataFrame, n: int = 1000) -> float:
     return len(edges[0] & edges[1]) / n
 
 
+def rustscenic_python(option: str | None) -> Path | None:
+    """rustscenic's interpreter: the option, else ``$RUSTSCENIC_PYTHON``, else the default venv's if present."""
+    chosen = option or os.environ.get("RUSTSCENIC_PYTHON")
+    if chosen:
+        return Path(chosen)
+    return RUSTSCENIC_PYTHON if RUSTSCENIC_PYTHON.exists() else None
+
+
+def run_rustscenic(python: Path, adata: ad.AnnData, tfs: list[str], threads: int) -> dict[str, pd.DataFrame]:
+    """rustscenic's network in each early-stop mode (its default first); ``attrs``: seconds, trees per target."""
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="bench-grn-rustscenic-") as scratch:
+        folder = Path(scratch)
+        sp.save_npz(folder / "matrix.npz", sp.csr_matrix(adata.X), compressed=False)
+        (folder / "names.json").write_text(json.dumps({"genes": list(adata.var_names), "tfs": tfs}))
+        (folder / "run.py").write_text(RUSTSCENIC_SCRIPT)
+        environment = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
+        for mode in RUSTSCENIC_MODES:
+            subprocess.run([str(python), str(folder / "run.py"), str(folder), mode], check=True, env=environment)
+            edges = pd.read_parquet(folder / f"edges_{mode}.parquet")
+            edges = edges[edges["TF"] != edges["target"]]
+            edges = edges.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+            edges.attrs = json.loads((folder / f"summary_{mode}.json").read_text())
+            runs[mode] = edges
+    return runs
+
+
+def arboreto_run(adata: ad.AnnData, tfs: list[str], seed: int, client, saved: Path | None) -> pd.DataFrame:
+    """arboreto's GRNBoost2 network (``attrs``: seconds, trees per target), from ``saved`` when it holds one."""
+    if saved is not None and saved.exists():
+        network = pd.read_parquet(saved)
+        network.attrs["saved"] = True
+        return network
+    started = time.perf_counter()
+    network = infer(adata, tfs, method="grnboost2", seed=seed, client=client)
+    network.attrs["seconds"] = time.perf_counter() - started
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        network.to_parquet(saved)
+    return network
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="495 cells, ~600 genes")
     parser.add_argument("--beeline", help="a BEELINE set id, e.g. mDC-500-Specific")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--arboreto-dir", type=Path, help="reuse (or save) arboreto's networks here")
+    parser.add_argument("--rustscenic-python", help="interpreter with rustscenic installed")
     args = parser.parse_args()
 
     if args.beeline:
         adata, tfs, truth = read_beeline(SHARED / "beeline", args.beeline)
-        source = f"BEELINE {args.beeline}"
+        source, tag = f"BEELINE {args.beeline}", args.beeline
     else:
         adata, tfs, truth = kang(args.quick)
         source = "Kang donor 1016" + (" (CD14+ monocytes, B cells)" if args.quick else "")
+        tag = "1016-quick" if args.quick else "1016"
     print(f"{source}: {adata.n_obs} cells × {adata.n_vars} genes, {len(tfs)} TFs")
 
+    runs: dict[str, pd.DataFrame] = {}
     with dask_client(n_workers=args.workers) as client:
-        client.run(warm_up)  # numba compiles (or loads its cache) in every worker before timing
-        runs, seconds = {}, {}
-        for name, method, seed in (
-            ("engine", "grnboost2-fast", 0),
-            ("arboreto seed 0", "grnboost2", 0),
-            ("arboreto seed 1", "grnboost2", 1),
-        ):
-            started = time.perf_counter()
-            runs[name] = infer(adata, tfs, method=method, seed=seed, client=client)
-            seconds[name] = time.perf_counter() - started
-            scores = score_network(runs[name], truth, tfs=tfs, genes=list(adata.var_names))
-            runs[name].attrs["auprc"] = scores["auprc"]
-            print(
-                f"{name:16s} {seconds[name]:8.2f} s  {runs[name].attrs['trees_per_target']:6.1f} trees/target  "
-                f"{len(runs[name]):8d} edges  AUROC {scores['auroc']:.4f}  AUPRC {scores['auprc']:.4f} "
-                f"(random {scores['random_precision']:.4f})"
-            )
+        warm_up()  # numba compiles (or loads its cache) the engine's kernels here before timing
+        started = time.perf_counter()
+        runs["engine"] = infer(adata, tfs, method="grnboost2-fast", seed=0, client=client)
+        runs["engine"].attrs["seconds"] = time.perf_counter() - started
+        print(f"engine: {runs['engine'].attrs['seconds']:.2f} s", flush=True)
+        for seed in (0, 1):
+            saved = args.arboreto_dir / f"arboreto_{tag}_seed{seed}.parquet" if args.arboreto_dir else None
+            runs[f"arboreto seed {seed}"] = arboreto_run(adata, tfs, seed, client, saved)
 
-    arboreto_s = (seconds["arboreto seed 0"] + seconds["arboreto seed 1"]) / 2
-    overlap = top_overlap(runs["engine"], runs["arboreto seed 0"])
-    floor = top_overlap(runs["arboreto seed 1"], runs["arboreto seed 0"])
-    delta = runs["engine"].attrs["auprc"] - runs["arboreto seed 0"].attrs["auprc"]
-    print(
-        f"speedup_vs_arboreto={arboreto_s / seconds['engine']:.1f} top1000_overlap={overlap:.3f} "
+    python = rustscenic_python(args.rustscenic_python)
+    if python is None or not python.exists():
+        print(f"skipped: rustscenic (no interpreter at {python or '$RUSTSCENIC_PYTHON'}; see --rustscenic-python)")
+    else:
+        for mode, network in run_rustscenic(python, adata, tfs, args.workers).items():
+            runs[f"rustscenic {mode}"] = network
+
+    reference = runs["arboreto seed 0"]
+    for name, network in runs.items():
+        scores = score_network(network, truth, tfs=tfs, genes=list(adata.var_names))
+        network.attrs["auprc"] = scores["auprc"]
+        label = name + (f" ({network.attrs['version']})" if "version" in network.attrs else "")
+        label += " (saved run)" if network.attrs.get("saved") else ""
+        print(
+            f"{label:34s} {network.attrs['seconds']:8.2f} s  {network.attrs['trees_per_target']:6.1f} trees/target  "
+            f"{len(network):8d} edges  AUROC {scores['auroc']:.4f}  AUPRC {scores['auprc']:.4f} "
+            f"(random {scores['random_precision']:.4f})  top-1000 overlap with arboreto seed 0 "
+            f"{top_overlap(network, reference):.3f}"
+        )
+
+    engine_s = runs["engine"].attrs["seconds"]
+    arboreto_s = (runs["arboreto seed 0"].attrs["seconds"] + runs["arboreto seed 1"].attrs["seconds"]) / 2
+    overlap = top_overlap(runs["engine"], reference)
+    floor = top_overlap(runs["arboreto seed 1"], reference)
+    delta = runs["engine"].attrs["auprc"] - reference.attrs["auprc"]
+    line = (
+        f"speedup_vs_arboreto={arboreto_s / engine_s:.1f} top1000_overlap={overlap:.3f} "
         f"arboreto_seed_overlap={floor:.3f} auprc_delta={delta:+.4f}"
     )
+    rustscenic = runs.get(f"rustscenic {RUSTSCENIC_MODES[0]}")
+    if rustscenic is not None:
+        line += f" speedup_vs_rustscenic={rustscenic.attrs['seconds'] / engine_s:.2f}"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
 from gridapp.core.enrichment import tf_enrichment
 from gridapp.core.errors import Cancelled, GridappError
 from gridapp.core.io import InputReport, read_dataset
-from gridapp.core.methods import get_method, infer
+from gridapp.core.methods import boosting, get_method, infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
 from gridapp.jobs.datasets import obs_table
@@ -303,9 +303,9 @@ def _run_steps(
 
 
 def warm_up(seed: int = 0) -> None:
-    """Compile (or load from numba's cache) what the steps after GRN inference run in this process (AUCell,
-    binarisation, UMAP's kernels), on a tiny problem, so that a process forked afterwards (a dashboard job)
-    finds them ready instead of spending seconds compiling UMAP on its first result.
+    """Compile (or load from numba's cache) what a job runs in its own process (the GRN engine when there is no
+    worker pool, AUCell, binarisation, UMAP's kernels), on a tiny problem, so that a process forked afterwards
+    (a dashboard job) finds them ready instead of spending seconds compiling UMAP on its first result.
 
     Every native thread pool is held to one thread meanwhile (``threadpoolctl``): a fork of a process whose
     OpenMP pool has threads hangs in its first OpenMP call (scikit-learn's neighbour search). tSNE (openTSNE,
@@ -324,6 +324,7 @@ def warm_up(seed: int = 0) -> None:
         for i, tf in enumerate(genes[:3])
     ]
     with threadpool_limits(1):
+        boosting.warm_up()  # a job with no pool runs the GRN engine in its own threads
         auc = aucell.aucell(adata, found, auc_threshold=0.25, seed=seed, n_threads=1)
         aucell.binarize(adata, seed=seed)
         embed.umap_of(auc.to_numpy(np.float32), seed=seed)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from distributed import Client
 from sklearn.tree import DecisionTreeRegressor
 
 from gridapp.core.methods import infer
-from gridapp.core.methods.boosting import MAX_BINS, bin_features, boost_targets, grnboost2_fast
+from gridapp.core.methods.boosting import MAX_BINS, bin_features, boost_targets, grnboost2_fast, local_threads
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import prepare
@@ -74,16 +77,29 @@ def test_planted_regulators_rank_first(cluster):
     assert not (adjacencies["TF"] == adjacencies["target"]).any()
 
 
-def test_same_seed_same_network_whatever_the_chunking(cluster):
+def test_same_seed_same_network_whatever_the_chunks_threads_or_cluster(cluster):
+    """Each target draws from its own stream: chunk size, thread count and Dask tasks change nothing."""
     adata, tfs = _planted()
-    first = grnboost2_fast(adata, tfs, seed=3, client=cluster, chunk=4)
-    again = grnboost2_fast(adata, tfs, seed=3, client=cluster, chunk=32)
-    other = grnboost2_fast(adata, tfs, seed=4, client=cluster, chunk=4)
     key = ["TF", "target"]
-    pd.testing.assert_frame_equal(
-        first.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True)
-    )
-    assert not np.array_equal(first.sort_values(key)["importance"], other.sort_values(key)["importance"])
+    runs = [
+        grnboost2_fast(adata, tfs, seed=3, client=cluster, chunk=4),  # threads of this process
+        grnboost2_fast(adata, tfs, seed=3, threads=1, chunk=32),
+        grnboost2_fast(adata, tfs, seed=3, threads=3, chunk=1),
+        grnboost2_fast(adata, tfs, seed=3, client=cluster, threads=0, chunk=5),  # Dask tasks on the workers
+    ]
+    first = runs[0].sort_values(key).reset_index(drop=True)
+    for again in runs[1:]:
+        pd.testing.assert_frame_equal(first, again.sort_values(key).reset_index(drop=True))
+        assert again.attrs == runs[0].attrs
+    other = grnboost2_fast(adata, tfs, seed=4, client=cluster, chunk=4)
+    assert not np.array_equal(first["importance"], other.sort_values(key)["importance"])
+
+
+def test_local_work_runs_in_threads_and_a_scheduler_address_gets_tasks(cluster):
+    assert local_threads(None) == (os.cpu_count() or 1)
+    assert local_threads(cluster) == 2  # the local cluster's 2 single-threaded workers
+    with Client(cluster.scheduler.address) as remote:  # reached by address, as a shared pool or another machine
+        assert local_threads(remote) == 0
 
 
 def _top(frame: pd.DataFrame, n: int) -> set[tuple[str, str]]:

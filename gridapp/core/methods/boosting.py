@@ -12,24 +12,29 @@ What makes it fast: the TF matrix is binned once (each distinct value its own bi
 ``MAX_BINS``) and shared by all targets, with a bitset per TF of the cells outside its most common bin
 (zero expression, for most TFs). Tree nodes are bitsets of cells too, so a node's split search visits
 only the node's cells outside that bin (one AND per 64 cells finds them); the base bin gets what they
-leave of the node's total, and the filled bins are kept as a 64-bit mask, scanned in order. Whole
-chunks of targets are boosted in one compiled call that releases the GIL; chunks run as Dask tasks.
-Each target draws its random numbers from its own stream (seed, target position), so results do
-not depend on chunking, workers or their order.
+leave of the node's total, and the filled bins are kept as a 64-bit mask, scanned in order. The
+residuals are updated in place after each tree: an in-bag cell through the leaf bitset that holds it,
+an out-of-bag cell (10 %) by walking the tree. Whole chunks of targets are boosted in one compiled call
+that releases the GIL: in threads of this process when the work stays on this machine, as Dask tasks on
+a cluster reached by address. Each target draws its random numbers from its own stream (seed, target
+position), so results do not depend on chunking, threads, workers or their order.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from distributed import Client
+from distributed import Client, LocalCluster
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from gridapp.core.methods.registry import ADJACENCY_COLUMNS, Method, register
 from gridapp.core.parallel import client_or_local
@@ -46,6 +51,8 @@ MAX_BINS = 64
 WORD = 64
 #: targets per Dask task: small enough to balance two workers, large enough to amortise a task
 CHUNK = 32
+#: targets per turn of a thread: a turn costs microseconds, so small turns balance the threads' last ones
+THREAD_CHUNK = 8
 #: nodes of a depth-3 tree, breadth first (root, 2 children, 4 grandchildren, 8 leaves)
 MAX_NODES = 2 ** (MAX_DEPTH + 1) - 1
 EPSILON = np.finfo(np.float64).eps
@@ -107,7 +114,17 @@ def bin_features(matrix: np.ndarray, max_bins: int = MAX_BINS) -> BinnedFeatures
     return BinnedFeatures(bins, base, cell_bitsets(bins != base[:, None]))
 
 
-@njit(cache=True, inline="always")
+@intrinsic
+def _popcount(typingctx, src):
+    """Number of set bits of an unsigned integer (one instruction where the CPU has it)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return src(src), codegen
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _next(state: np.ndarray) -> float:
     """Uniform double in [0, 1) from a splitmix64 stream kept in ``state[0]``."""
     state[0] += np.uint64(0x9E3779B97F4A7C15)
@@ -118,79 +135,75 @@ def _next(state: np.ndarray) -> float:
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
-def _gain(left_sum, left_n, right_sum, right_n, inverse, parent):
-    """Squared-error reduction of a split (``inverse[k]`` = 1 / k)."""
-    return left_sum * left_sum * inverse[left_n] + right_sum * right_sum * inverse[right_n] - parent
-
-
-@njit(cache=True, inline="always")
-def _histogram(bins_f, off_base_f, node_bits, residual, hist_sum, hist_cnt):
+@njit(cache=True, inline="always", error_model="numpy")
+def _histogram(bins_f, off_base_f, node_cells, residual, hist_sum, hist_cnt):
     """Add the residuals of the node's cells outside the feature's base bin to their bins' sums and counts.
 
-    Returns the bitmask of bins filled, the residuals' sum and the number of cells.
+    Returns the bitmask of bins filled, the residuals' sum and the number of cells. Cell positions are
+    unsigned, so indexing needs no negative-index check.
     """
     occupied, others_sum, others_n = np.uint64(0), 0.0, 0
-    for w in range(len(node_bits)):
-        word = node_bits[w] & off_base_f[w]
+    offset = np.uint64(0)
+    for w in range(len(node_cells)):
+        word = node_cells[w] & off_base_f[w]
+        others_n += _popcount(word)
         while word:
-            c = w * WORD + trailing_zeros(word)
+            c = offset + trailing_zeros(word)
             word &= word - np.uint64(1)
-            b = bins_f[c]
+            b = np.uint64(bins_f[c])
             r = residual[c]
             hist_sum[b] += r
             hist_cnt[b] += 1
-            occupied |= np.uint64(1) << np.uint64(b)
+            occupied |= np.uint64(1) << b
             others_sum += r
-            others_n += 1
+        offset += np.uint64(WORD)
     return occupied, others_sum, others_n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _split(node, left, feature, threshold, binned, node_bits):
     """Divide a node's cells between its children: bin <= ``threshold`` to ``left``, the others to ``left + 1``."""
     bins, binned_base, off_base = binned
     bins_f, off_base_f = bins[feature], off_base[feature]
     base_left = binned_base[feature] <= threshold
+    offset = np.uint64(0)
     for w in range(node_bits.shape[1]):
         cells = node_bits[node, w]
         word = cells & off_base_f[w]
-        moved = np.uint64(0)  # off-base cells bound for the side the base bin does not go to
+        going_left = cells & ~off_base_f[w] if base_left else np.uint64(0)
         while word:
-            lowest = word & (~word + np.uint64(1))
-            if (bins_f[w * WORD + trailing_zeros(word)] <= threshold) != base_left:
-                moved |= lowest
-            word ^= lowest
-        stay = cells & ~moved
-        if base_left:
-            node_bits[left, w], node_bits[left + 1, w] = stay, moved
-        else:
-            node_bits[left, w], node_bits[left + 1, w] = moved, stay
+            bit = trailing_zeros(word)
+            word &= word - np.uint64(1)
+            going_left |= np.uint64(bins_f[offset + bit] <= threshold) << bit
+        node_bits[left, w], node_bits[left + 1, w] = going_left, cells & ~going_left
+        offset += np.uint64(WORD)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance):
     """Grow one depth-3 least-squares tree on the residuals of the in-bag cells (``node_bits[0]``);
     add its squared-error reductions to ``importance``.
 
-    Nodes are numbered breadth first; ``node_bits[k]`` receives node k's cells. ``tree`` rows: feature,
-    threshold bin (left: bin <= threshold), left child (the right one follows), value (a leaf when
-    feature < 0). Returns the number of nodes.
+    Nodes are numbered breadth first; ``node_bits[k]`` receives node k's cells. ``tree``: each node's
+    feature (a leaf when < 0), threshold bin (left: bin <= threshold), left child (the right one
+    follows) and value. Returns the number of nodes.
     """
     bins, binned_base, off_base = binned
     hist_sum, hist_cnt, sizes, totals, depths, inverse = work
+    tree_feature, tree_threshold, tree_left, tree_value = tree
     sizes[0], totals[0], depths[0] = n_in, total_in, 0
     n_nodes, node = 1, 0
     n_features = len(features)
     while node < n_nodes:
         n, total = sizes[node], totals[node]
-        tree[node, 0] = -1.0
-        tree[node, 3] = total / n
+        tree_feature[node] = -1
+        tree_value[node] = total / n
         if depths[node] >= MAX_DEPTH or n < 2:
             node += 1
             continue
-        best_gain, best_feature, best_threshold, best_n, best_sum = -1.0, -1, -1, 0, 0.0
         parent = total * total / n
+        # candidates are compared on left² / n_left + right² / n_right: the gain plus the parent's term
+        best_score, best_feature, best_threshold, best_n, best_sum = parent - 1.0, -1, -1, 0, 0.0
         visited, informative, i = 0, 0, 0
         # draw features without replacement until n_draw were visited and one of them varies here
         while i < n_features and (visited < n_draw or informative == 0):
@@ -199,38 +212,45 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
             f = features[i]
             i += 1
             visited += 1
-            base = binned_base[f]
             occupied, others_sum, others_n = _histogram(
                 bins[f], off_base[f], node_bits[node], residual, hist_sum, hist_cnt
             )
             if others_n < n:  # the base bin holds the rest of the node
+                base = np.uint64(binned_base[f])
                 hist_sum[base] = total - others_sum
                 hist_cnt[base] = n - others_n
-                occupied |= np.uint64(1) << np.uint64(base)
+                occupied |= np.uint64(1) << base
             if occupied & (occupied - np.uint64(1)):
                 informative += 1
             # scan the filled bins in order (clearing them); a split lies between two consecutive ones
-            left_n, left_sum, previous = 0, 0.0, -1
+            previous = int(trailing_zeros(occupied))
+            occupied &= occupied - np.uint64(1)
+            left_n, left_sum = hist_cnt[previous], hist_sum[previous]
+            hist_sum[previous], hist_cnt[previous] = 0.0, 0
             while occupied:
-                b = trailing_zeros(occupied)
+                b = int(trailing_zeros(occupied))
                 occupied &= occupied - np.uint64(1)
-                if previous >= 0:
-                    gain = _gain(left_sum, left_n, total - left_sum, n - left_n, inverse, parent)
-                    if gain > best_gain:
-                        best_gain, best_feature, best_threshold = gain, f, (previous + b) // 2
-                        best_n, best_sum = left_n, left_sum
+                right_sum = total - left_sum
+                score = (
+                    left_sum * left_sum * inverse[np.uint64(left_n)]
+                    + right_sum * right_sum * inverse[np.uint64(n - left_n)]
+                )
+                if score > best_score:
+                    best_score, best_feature, best_threshold = score, f, (previous + b) // 2
+                    best_n, best_sum = left_n, left_sum
                 left_n += hist_cnt[b]
                 left_sum += hist_sum[b]
                 hist_sum[b], hist_cnt[b] = 0.0, 0
                 previous = b
+        best_gain = best_score - parent
         # a node whose residuals are all equal stays a leaf: no split gains more than rounding error
         if best_feature < 0 or best_gain <= EPSILON * (n + 8.0 * parent):
             node += 1
             continue
         _split(node, n_nodes, best_feature, best_threshold, binned, node_bits)
-        tree[node, 0] = best_feature
-        tree[node, 1] = best_threshold
-        tree[node, 2] = n_nodes
+        tree_feature[node] = best_feature
+        tree_threshold[node] = best_threshold
+        tree_left[node] = n_nodes
         importance[best_feature] += best_gain
         for child_n, child_sum in ((best_n, best_sum), (n - best_n, total - best_sum)):
             sizes[n_nodes], totals[n_nodes], depths[n_nodes] = child_n, child_sum, depths[node] + 1
@@ -239,20 +259,39 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
     return n_nodes
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always", error_model="numpy")
+def _draw_bag(n_in, every_cell, in_bag, out_of_bag, state):
+    """Draw the tree's in-bag cells into ``in_bag`` (a bitset; exactly ``n_in`` cells) and the others into
+    ``out_of_bag``: Floyd's sampling of the cells left out."""
+    in_bag[:] = every_cell
+    for k in range(len(out_of_bag)):
+        j = n_in + k
+        out = np.uint64(_next(state) * (j + 1))
+        if not (in_bag[out // np.uint64(WORD)] >> (out % np.uint64(WORD))) & np.uint64(1):
+            out = np.uint64(j)  # drawn before: j takes its place
+        in_bag[out // np.uint64(WORD)] &= ~(np.uint64(1) << (out % np.uint64(WORD)))
+        out_of_bag[k] = out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _boost_target(binned, y, features, n_draw, state, settings):
     """Boost one target; return (importance per TF, number of trees).
 
-    ``settings``: maximal number of trees, learning rate, subsample fraction, early-stopping window.
+    The residuals are kept up to date tree by tree: an in-bag cell's leaf is the node bitset that
+    holds it, an out-of-bag cell walks the tree. ``settings``: maximal number of trees, learning rate,
+    subsample fraction, early-stopping window.
     """
     max_trees, learning_rate, subsample, window = settings
     bins = binned[0]
     n_cells = len(y)
+    n_words = binned[2].shape[1]
     n_in = max(1, int(subsample * n_cells))
-    prediction = np.full(n_cells, y.mean())
-    residual = np.empty(n_cells)
-    in_bag = np.empty(n_cells, dtype=np.bool_)
-    node_bits = np.zeros((MAX_NODES, binned[2].shape[1]), dtype=np.uint64)
+    residual = y - y.mean()
+    every_cell = np.zeros(n_words, dtype=np.uint64)
+    for c in range(n_cells):
+        every_cell[c // WORD] |= np.uint64(1) << np.uint64(c % WORD)
+    out_of_bag = np.empty(n_cells - n_in, dtype=np.uint64)
+    node_bits = np.zeros((MAX_NODES, n_words), dtype=np.uint64)
     # scratch of _grow_tree: histogram sums and counts (kept zeroed), node sizes, residual sums and
     # depths, and 1 / k for every node size k (a split scan multiplies instead of dividing)
     inverse = np.zeros(n_in + 1)
@@ -265,45 +304,47 @@ def _boost_target(binned, y, features, n_draw, state, settings):
         np.empty(MAX_NODES, dtype=np.int64),
         inverse,
     )
-    tree = np.empty((MAX_NODES, 4))
-    tree_importance = np.zeros(bins.shape[0])
+    tree = (
+        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES, dtype=np.int64),
+        np.empty(MAX_NODES),
+    )
+    tree_feature, tree_threshold, tree_left, tree_value = tree
     importance = np.zeros(bins.shape[0])
     improvements = np.zeros(window)  # the last ``window`` out-of-bag improvements, as a ring
     window_sum = 0.0
     n_trees = 0
+    n_out = len(out_of_bag)
     for stage in range(max_trees):
-        # exactly n_in rows in the bag: Floyd's sampling of the n_cells - n_in left out
-        in_bag[:] = True
-        for j in range(n_in, n_cells):
-            out = int(_next(state) * (j + 1))
-            in_bag[j if not in_bag[out] else out] = False
-        root = node_bits[0]
-        root[:] = 0
-        old_oob, total_in = 0.0, 0.0
+        _draw_bag(n_in, every_cell, node_bits[0], out_of_bag, state)
+        total_in, old_oob = 0.0, 0.0
         for c in range(n_cells):
-            r = y[c] - prediction[c]
-            residual[c] = r
-            inside = in_bag[c]
-            root[c // WORD] |= np.uint64(inside) << np.uint64(c % WORD)
-            total_in += r if inside else 0.0
-            old_oob += 0.0 if inside else r * r
-        tree_importance[:] = 0.0
+            total_in += residual[c]
+        for c in out_of_bag:
+            total_in -= residual[c]
+            old_oob += residual[c] * residual[c]
         n_nodes = _grow_tree(
-            binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, tree_importance
+            binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance
         )
-        if n_nodes > 1:
-            importance += tree_importance
         new_oob = 0.0
-        for c in range(n_cells):
+        for c in out_of_bag:
             node = 0
-            while tree[node, 0] >= 0:
-                node = int(tree[node, 2]) + (bins[int(tree[node, 0]), c] > tree[node, 1])
-            prediction[c] += learning_rate * tree[node, 3]
-            if not in_bag[c]:
-                error = y[c] - prediction[c]
-                new_oob += error * error
-        n_oob = n_cells - n_in
-        improvement = (old_oob - new_oob) / n_oob if n_oob else 0.0
+            while tree_feature[node] >= 0:
+                node = tree_left[node] + (bins[tree_feature[node], c] > tree_threshold[node])
+            residual[c] -= learning_rate * tree_value[node]
+            new_oob += residual[c] * residual[c]
+        for node in range(n_nodes):
+            if tree_feature[node] < 0:
+                step = learning_rate * tree_value[node]
+                offset = np.uint64(0)
+                for w in range(n_words):
+                    word = node_bits[node, w]
+                    while word:
+                        residual[offset + trailing_zeros(word)] -= step
+                        word &= word - np.uint64(1)
+                    offset += np.uint64(WORD)
+        improvement = (old_oob - new_oob) / n_out if n_out else 0.0
         window_sum += improvement - improvements[stage % window]
         improvements[stage % window] = improvement
         n_trees = stage + 1
@@ -315,7 +356,7 @@ def _boost_target(binned, y, features, n_draw, state, settings):
     return importance, n_trees
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def boost_targets(
     binned: tuple[np.ndarray, ...],
     targets: np.ndarray,
@@ -375,7 +416,7 @@ def _boost_chunk(
     own_feature: np.ndarray,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One Dask task: boost targets ``start:stop`` (columns of ``expression``)."""
+    """Boost targets ``start:stop`` (columns of ``expression``): one Dask task, or one thread's turn."""
     block = expression[:, start:stop]
     block = block.toarray() if sp.issparse(block) else block
     return boost_targets(
@@ -387,10 +428,86 @@ def _boost_chunk(
     )
 
 
+def local_threads(client: Client | None) -> int:
+    """Threads to boost in, in this process, when the work stays on this machine; 0 to use the Dask client.
+
+    No client: one per CPU core. A client of a :class:`~distributed.LocalCluster` of this process: as many as
+    the cluster's workers have (the same cores; worker processes would only add scheduling and copies). A
+    client of a scheduler reached by address (another machine's, or a pool shared by several jobs) keeps
+    the work on its cluster.
+    """
+    if client is None:
+        return os.cpu_count() or 1
+    if isinstance(getattr(client, "cluster", None), LocalCluster):
+        return sum(client.nthreads().values())
+    return 0
+
+
+def _boost_in_threads(
+    binned: BinnedFeatures,
+    expression: sp.csc_matrix | np.ndarray,
+    own_feature: np.ndarray,
+    seed: int,
+    chunk: int,
+    n_threads: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boost every target in ``n_threads`` threads (the kernels release the GIL), ``chunk`` targets a turn."""
+    n_targets = expression.shape[1]
+    importances = np.zeros((n_targets, binned.bins.shape[0]))
+    trees = np.zeros(n_targets, dtype=np.int64)
+
+    def boost(start: int) -> None:
+        stop = min(start + chunk, n_targets)
+        importances[start:stop], trees[start:stop] = _boost_chunk(binned, expression, start, stop, own_feature, seed)
+
+    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="gridapp-boost")
+    try:
+        for turn in [pool.submit(boost, start) for start in range(0, n_targets, chunk)]:
+            turn.result()
+    finally:  # an interrupted run (a job's time limit) drops the turns not started
+        pool.shutdown(wait=True, cancel_futures=True)
+    return importances, trees
+
+
+def _boost_on_dask(
+    dask: Client,
+    binned: BinnedFeatures,
+    expression: sp.csc_matrix | np.ndarray,
+    own_feature: np.ndarray,
+    seed: int,
+    chunk: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boost every target as Dask tasks of ``chunk`` targets, the binned TFs and the matrix sent once per worker."""
+    n_targets = expression.shape[1]
+    # fresh keys: content-named ones could collide with a previous run's data being released
+    shared_binned, shared_matrix = dask.scatter([binned, expression], broadcast=True, hash=False)
+    futures = [
+        dask.submit(
+            _boost_chunk,
+            shared_binned,
+            shared_matrix,
+            start,
+            min(start + chunk, n_targets),
+            own_feature,
+            seed,
+            pure=False,
+        )
+        for start in range(0, n_targets, chunk)
+    ]
+    parts = dask.gather(futures)
+    return np.vstack([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+
+
 def grnboost2_fast(
-    adata: ad.AnnData, tfs: Sequence[str], *, seed: int = 0, client: Client | None = None, chunk: int = CHUNK
+    adata: ad.AnnData,
+    tfs: Sequence[str],
+    *,
+    seed: int = 0,
+    client: Client | None = None,
+    chunk: int | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
-    """GRNBoost2's model on a binned TF matrix, many targets per compiled call, chunks as Dask tasks.
+    """GRNBoost2's model on a binned TF matrix, many targets per compiled call.
 
     Parameters
     ----------
@@ -399,9 +516,15 @@ def grnboost2_fast(
     tfs
         Regulators present in ``adata``.
     seed
-        Fixes every target's random stream: same seed, same adjacencies, whatever the cluster.
+        Fixes every target's random stream: same seed, same adjacencies, whatever the chunks, threads or cluster.
     client
-        Dask client; a local cluster when ``None``.
+        Dask client. Work that stays on this machine (no client, or the client of a local cluster) runs in
+        threads of this process (:func:`local_threads`); a scheduler reached by address gets Dask tasks.
+    chunk
+        Targets per thread turn (:data:`THREAD_CHUNK`) or Dask task (:data:`CHUNK`).
+    threads
+        Threads for local work instead of :func:`local_threads`' count; 0 sends the work to ``client`` (a
+        local cluster when ``None``) as Dask tasks.
 
     Returns
     -------
@@ -414,25 +537,12 @@ def grnboost2_fast(
     binned = bin_features(tf_matrix.toarray() if sp.issparse(tf_matrix) else tf_matrix)
     own_feature = np.full(len(genes), -1, dtype=np.int64)
     own_feature[tf_positions] = np.arange(len(tf_positions))
-    with client_or_local(client) as dask:
-        # fresh keys: content-named ones could collide with a previous run's data being released
-        shared_binned, shared_matrix = dask.scatter([binned, matrix], broadcast=True, hash=False)
-        futures = [
-            dask.submit(
-                _boost_chunk,
-                shared_binned,
-                shared_matrix,
-                start,
-                min(start + chunk, len(genes)),
-                own_feature,
-                seed,
-                pure=False,
-            )
-            for start in range(0, len(genes), chunk)
-        ]
-        parts = dask.gather(futures)
-    importances = np.vstack([part[0] for part in parts])
-    trees = np.concatenate([part[1] for part in parts])
+    n_threads = local_threads(client) if threads is None else threads
+    if n_threads:
+        importances, trees = _boost_in_threads(binned, matrix, own_feature, seed, chunk or THREAD_CHUNK, n_threads)
+    else:
+        with client_or_local(client) as dask:
+            importances, trees = _boost_on_dask(dask, binned, matrix, own_feature, seed, chunk or CHUNK)
     target_index, tf_index = np.nonzero(importances)
     adjacencies = pd.DataFrame(
         {

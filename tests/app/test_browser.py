@@ -442,7 +442,7 @@ def test_a_supervised_model_trains_on_a_prior_from_the_dashboard(server, browser
     _choose(browser, "train-prior", "dorothea_ABC_kang.tsv")
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
     _type(browser, "n-top-genes", "300")
-    status = _launch_and_wait(browser, 400)
+    status = _launch_and_wait(browser, 900)  # five models trained at the jobs' low priority: minutes on a busy box
     assert status.startswith("Done"), status
     # the page showed the most recent result before: wait for the new one to open
     _wait(browser, lambda d: "scgreat" in d.find_element(By.ID, "runs").text and "edges kept" in _text(d, "edge-count"))

@@ -24,10 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.request import urlopen
 
 from tests.app.browsing import choose, chromium, dashboard, launch_until_views, text, type_into, wait
-from tests.processes import ROOT
+from tests.processes import ROOT, wait_for_pool
 
 SUBSET = ("B cells", "CD14+ Monocytes")
 
@@ -46,16 +45,6 @@ def newest_steps(cache: Path) -> dict[str, float]:
     """The per-step seconds of the most recent result in ``cache``."""
     newest = max((cache / "results").glob("*/run.json"), key=lambda path: path.stat().st_mtime)
     return json.loads(newest.read_text())["seconds"]
-
-
-def wait_for_pool(url: str, timeout: float = 300) -> float:
-    """Seconds until the server's ``/healthz`` says its worker pool is ready."""
-    started = time.monotonic()
-    while json.loads(urlopen(f"{url}/healthz").read()).get("worker_pool") != "ready":
-        if time.monotonic() - started > timeout:
-            raise TimeoutError("the worker pool did not start")
-        time.sleep(0.5)
-    return time.monotonic() - started
 
 
 def main() -> None:

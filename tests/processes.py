@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -36,6 +37,20 @@ def wait_for_http(url: str, timeout: float = 300, process: subprocess.Popen | No
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def wait_for_pool(url: str, timeout: float = 300) -> float:
+    """Seconds until the server at ``url`` reports its worker pool ready on ``/healthz`` (at once when it has
+    none); fails if the pool went down or is still starting after ``timeout`` seconds."""
+    started = time.monotonic()
+    while True:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=30) as reply:
+            state = json.loads(reply.read()).get("worker_pool", "ready")
+        if state == "ready":
+            return time.monotonic() - started
+        if state != "starting" or time.monotonic() - started > timeout:
+            raise AssertionError(f"the worker pool of {url} is {state} after {time.monotonic() - started:.0f} s")
+        time.sleep(0.5)
 
 
 @contextmanager

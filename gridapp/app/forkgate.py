@@ -7,7 +7,9 @@ attribute of anndata's sparse reader (Python 3.11's ``functools.cached_property`
 attribute, shared by all instances) leaves the job hanging at its first read of the same file
 ("step 1/9: load" for ever). :class:`ForkGate` counts the requests in progress (as WSGI middleware)
 and makes ``fork()`` wait until the forking request is the only one; requests arriving meanwhile wait
-for the fork, so that a stream of overlapping requests cannot starve a launch.
+for the fork, so that a stream of overlapping requests cannot starve a launch. Work that no fork may land
+in at all (the server's warm-up compiling kernels under numba's compiler lock) makes a fork wait for its end
+however long it takes, while requests keep being answered meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 #: the longest a fork waits for the requests in progress to end
@@ -29,6 +32,7 @@ class ForkGate:
         self._condition = threading.Condition()
         self._active = 0
         self._forking = 0
+        self._unforkable = 0
         self._local = threading.local()
         self._installed = False
 
@@ -60,10 +64,24 @@ class ForkGate:
             self._local.depth = self._depth() - 1
             self._condition.notify_all()
 
+    @contextmanager
+    def no_fork_during(self) -> Iterator[None]:
+        """Run the block with every fork waiting for its end (requests are not held back meanwhile)."""
+        with self._condition:
+            self._unforkable += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._unforkable -= 1
+                self._condition.notify_all()
+
     def before_fork(self) -> None:
-        """Wait until no other thread is in a request (at most :data:`FORK_WAIT_S`: a request stuck on a slow
-        disk must not freeze the server), then hold new ones back until the fork is done."""
+        """Wait for the end of any :meth:`no_fork_during` block, then until no other thread is in a request (at
+        most :data:`FORK_WAIT_S`: a request stuck on a slow disk must not freeze the server), holding new ones
+        back until the fork is done."""
         self._condition.acquire()
+        self._condition.wait_for(lambda: not self._unforkable)
         self._forking += 1
         self._active -= self._depth()
         if not self._condition.wait_for(lambda: self._active == 0, timeout=FORK_WAIT_S):
@@ -79,7 +97,7 @@ class ForkGate:
     def after_fork_in_child(self) -> None:
         """The child has one thread, the forking one: only its own requests are in progress."""
         self._condition = threading.Condition()
-        self._active, self._forking = self._depth(), 0
+        self._active, self._forking, self._unforkable = self._depth(), 0, 0
 
     def install(self) -> ForkGate:
         """Register the gate's hooks with ``os.register_at_fork`` (the first call only: hooks are for ever)."""

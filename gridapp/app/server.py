@@ -104,7 +104,7 @@ def _health(config: callbacks.AppConfig, jobs: BaseBackgroundCallbackManager) ->
             problems.append(f"job queue unreachable: {err}")
     body = {"status": "fail" if problems else "ok", "jobs": "celery" if queue else "local", "problems": problems}
     if config.door.pool is not None:  # not part of the health: jobs start clusters of their own meanwhile
-        body["worker_pool"] = "ready" if config.door.pool.address else "starting"
+        body["worker_pool"] = config.door.pool.state
     return body, 503 if problems else 200
 
 
@@ -250,15 +250,13 @@ def create_app(
 
 
 def _warm_up() -> None:
-    """:func:`~gridapp.jobs.pipeline.warm_up` as one request of the fork gate: no job is forked half-way through
-    a compilation (the child would inherit numba's compiler lock, held)."""
-    GATE.enter()
-    try:
-        warm_up()
-    except Exception:  # a job then compiles what it needs itself
-        logger.exception("warming up the pipeline's kernels failed")
-    finally:
-        GATE.leave()
+    """:func:`~gridapp.jobs.pipeline.warm_up` with every fork waiting for its end: no job is forked half-way
+    through a compilation (the child would inherit numba's compiler lock, held)."""
+    with GATE.no_fork_during():
+        try:
+            warm_up()
+        except Exception:  # a job then compiles what it needs itself
+            logger.exception("warming up the pipeline's kernels failed")
 
 
 def harden(server: flask.Flask, config: callbacks.AppConfig) -> None:

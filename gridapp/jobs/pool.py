@@ -2,23 +2,27 @@
 
 Without it every job starts a local cluster of its own: worker processes that import the computing
 layers and load the GRN engine's kernels before the first tree (10–40 s on 2 busy cores, most of a
-small job). The pool starts in a background thread, so the server answers at once; a job forked
-before the pool is ready starts its own cluster, as before. Its workers run at the jobs' lower CPU
-priority, with the engine's kernels loaded.
+small job). The pool is a process of its own (``python -m gridapp.jobs.pool``), so the server answers at
+once and holds no Dask event-loop thread: the server forks its jobs, and a fork that lands while that
+thread holds one of its locks leaves the job hanging before its first step. A job forked before the pool
+is ready starts its own cluster, as before. The pool's workers run at the jobs' lower CPU priority, with
+the engine's kernels loaded; the pool ends when the server does (its standard input closes).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import subprocess
+import sys
 import threading
 
-from distributed import Client, LocalCluster
-
 from gridapp.core.methods.boosting import warm_up
-from gridapp.core.parallel import close_cluster, local_cluster, prepare
 
 logger = logging.getLogger(__name__)
+#: seconds the pool process is given to shut its cluster down before it is killed
+CLOSE_WAIT_S = 30.0
 
 
 def warm_worker(niceness: int) -> None:
@@ -28,7 +32,7 @@ def warm_worker(niceness: int) -> None:
 
 
 class WorkerPool:
-    """A local Dask cluster kept for the life of the server.
+    """A local Dask cluster, in a process of its own, kept for the life of the server.
 
     Parameters
     ----------
@@ -41,25 +45,38 @@ class WorkerPool:
     def __init__(self, n_workers: int | None = None, niceness: int = 0) -> None:
         self.n_workers = n_workers
         self.niceness = niceness
-        self.address: str | None = None
-        self._cluster: LocalCluster | None = None
+        self._address: str | None = None
+        self._process: subprocess.Popen | None = None
         self._started = threading.Event()
 
     def start(self) -> WorkerPool:
-        """Start the cluster in a background thread; :attr:`address` is set once its workers are warm."""
-        threading.Thread(target=self._start, name="gridapp-worker-pool", daemon=True).start()
+        """Start the pool's process; :attr:`address` is set (by a background thread) once its workers are warm."""
+        command = [sys.executable, "-m", __name__, "--niceness", str(self.niceness)]
+        if self.n_workers:
+            command += ["--workers", str(self.n_workers)]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read_address, name="gridapp-worker-pool", daemon=True).start()
         return self
 
-    def _start(self) -> None:
-        try:
-            self._cluster = local_cluster(self.n_workers)
-            with Client(self._cluster) as client:
-                prepare(client).run(warm_worker, self.niceness)
-            self.address = self._cluster.scheduler_address
-        except Exception:  # the jobs then start clusters of their own, as without a pool
-            logger.exception("the worker pool did not start; each job starts its own Dask cluster")
-        finally:
-            self._started.set()
+    def _read_address(self) -> None:
+        line = self._process.stdout.readline().strip()
+        if line.startswith("tcp://"):
+            self._address = line
+        else:  # the jobs then start clusters of their own, as without a pool
+            logger.error("the worker pool did not start (its log is above); each job starts its own Dask cluster")
+        self._started.set()
+
+    @property
+    def address(self) -> str | None:
+        """The scheduler's address while the pool is up; ``None`` while it starts, and once it failed or ended."""
+        return self._address if self._process is not None and self._process.poll() is None else None
+
+    @property
+    def state(self) -> str:
+        """``"starting"``, ``"ready"``, or ``"down"`` (failed to start, ended, or closed)."""
+        if self.address:
+            return "ready"
+        return "starting" if self._process is not None and not self._started.is_set() else "down"
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Wait until the pool is up (or has failed) and return its address (``None`` when it failed)."""
@@ -67,8 +84,42 @@ class WorkerPool:
         return self.address
 
     def close(self) -> None:
-        """Shut the cluster down (the server is stopping)."""
-        self.address = None
-        if self._cluster is not None:
-            close_cluster(self._cluster)
-            self._cluster = None
+        """Shut the pool down (the server is stopping)."""
+        if self._process is None:
+            return
+        self._process.stdin.close()
+        try:
+            self._process.wait(CLOSE_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def serve(n_workers: int | None, niceness: int) -> None:
+    """Start a warm local cluster, print its scheduler's address, and keep it until standard input closes."""
+    from distributed import Client
+
+    from gridapp.core.parallel import close_cluster, local_cluster, prepare
+
+    cluster = local_cluster(n_workers)
+    try:
+        with Client(cluster) as client:
+            prepare(client).run(warm_worker, niceness)
+        print(cluster.scheduler_address, flush=True)
+        sys.stdin.read()  # until the server closes the pipe, or ends
+    finally:
+        close_cluster(cluster)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m gridapp.jobs.pool [--workers N] [--niceness K]``: the pool process the server starts."""
+    parser = argparse.ArgumentParser(prog="python -m gridapp.jobs.pool", description=serve.__doc__)
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the CPU cores)")
+    parser.add_argument("--niceness", type=int, default=0, help="CPU priority of the workers")
+    args = parser.parse_args(argv)
+    serve(args.workers, args.niceness)
+
+
+if __name__ == "__main__":
+    main()

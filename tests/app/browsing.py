@@ -153,10 +153,32 @@ def type_into(driver, element_id: str, value: str) -> None:
     box.send_keys(value, Keys.TAB)
 
 
+#: records every text the element ``arguments[0]`` shows from now on, in ``window.gridappShown``
+RECORD_TEXTS = """
+const element = document.getElementById(arguments[0]);
+if (window.gridappRecorder) { window.gridappRecorder.disconnect(); }
+window.gridappShown = [];
+window.gridappRecorder = new MutationObserver(() => window.gridappShown.push(element.textContent));
+window.gridappRecorder.observe(element, {childList: true, subtree: true, characterData: true});
+"""
+
+
 def launch_and_wait(driver, timeout=400, button="launch", status="status", failed="Run failed") -> str:
-    """Click ``button``, wait until ``status`` says Done or ``failed``, and return what it says."""
+    """Click ``button``, wait until ``status`` says Done or ``failed`` for this click, and return what it says.
+
+    The previous run's "Done" is still shown right after the click, so the status must first have shown
+    something else (the click's "Queued"), however briefly: a recorder in the page sees every text it shows.
+    """
+    ended = ("Done", failed)
+    driver.execute_script(RECORD_TEXTS, status)
     driver.find_element(By.ID, button).click()
-    return wait(driver, lambda d: text(d, status).startswith(("Done", failed)) and text(d, status), timeout)
+
+    def this_click_ended(d) -> str | bool:
+        now = text(d, status)
+        started = any(not shown.startswith(ended) for shown in d.execute_script("return window.gridappShown"))
+        return started and now.startswith(ended) and now
+
+    return wait(driver, this_click_ended, timeout)
 
 
 #: the Explore views a result fills (graphs), besides the network

@@ -87,6 +87,41 @@ def test_requests_arriving_while_a_fork_waits_are_held_until_it_is_done():
     assert codes == [0] and events == ["first in", "late in"] and gate.active == 0 and not gate.forking
 
 
+def test_a_fork_waits_for_unforkable_work_to_end_while_requests_go_on():
+    gate = ForkGate().install()
+    compiler = threading.Lock()  # stands for numba's compiler lock, held while the server's warm-up compiles
+    compiling, finish, codes = threading.Event(), threading.Event(), []
+
+    def warm_up() -> None:
+        with gate.no_fork_during(), compiler:
+            compiling.set()
+            finish.wait(10)
+
+    def launch() -> None:
+        gate.enter()
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if compiler.acquire(blocking=False) else 1)
+        finally:
+            gate.leave()
+        codes.append(_child_exit_code(pid))
+
+    threading.Thread(target=warm_up).start()
+    compiling.wait(5)
+    launcher = threading.Thread(target=launch)
+    launcher.start()
+    launcher.join(0.3)
+    request = threading.Thread(target=lambda: (gate.enter(), gate.leave()))
+    request.start()
+    request.join(5)
+    assert launcher.is_alive() and not codes  # the fork waits for the compilation ...
+    assert not request.is_alive() and not gate.forking  # ... while other requests are answered
+    finish.set()
+    launcher.join(10)
+    assert codes == [0] and gate.active == 0
+
+
 def test_the_middleware_counts_a_request_while_it_runs_and_after_it_fails():
     gate = ForkGate()
     seen = []

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
 from gridapp.jobs.pool import WorkerPool
@@ -36,3 +40,25 @@ def test_a_door_without_a_ready_pool_starts_its_own_cluster():
     idle = WorkerPool()  # never started: no address yet
     with JobDoor(pool=idle, n_workers=1).enter() as job:
         assert job.client.scheduler.address and idle.address is None
+
+
+def test_the_pool_ends_with_the_server_that_started_it():
+    server = (
+        "import os; from gridapp.jobs.pool import WorkerPool; pool = WorkerPool(n_workers=1).start(); "
+        "print(pool.wait(180), pool._process.pid, flush=True); os._exit(0)"  # the server dies without closing it
+    )
+    printed = subprocess.run([sys.executable, "-c", server], capture_output=True, text=True, timeout=240, check=True)
+    address, pid = printed.stdout.split()
+    assert address.startswith("tcp://")
+    deadline = time.monotonic() + 60
+    while not _ended(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _ended(int(pid))
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie nobody reaped yet included)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
-from tests.processes import ROOT, free_port, wait_for_http
+from tests.processes import ROOT, free_port, wait_for_http, wait_for_pool
 
 #: the checkout whose app.py is attacked (default: the one these tests belong to)
 CHECKOUT = Path(os.environ.get("GRIDAPP_SECURITY_CHECKOUT") or ROOT).resolve()
@@ -92,6 +92,7 @@ def serving(root: Path, outside: Path, cache: Path, log: Path, *args: str) -> It
         server = Server(f"http://127.0.0.1:{port}", process, root, outside, cache, log)
         try:
             wait_for_http(server.url + "/healthz", timeout=180, process=process)
+            wait_for_pool(server.url)  # attacks are measured against a settled server, its pool's memory included
             yield server
         finally:
             stop(server)

@@ -64,11 +64,11 @@ def main() -> None:
                     choose(driver, "cell-types", *SUBSET)  # unticks them: every cell of the donor
                     wait(driver, lambda d: text(d, "cell-count").startswith("1,045 of 1,045"))
                 type_into(driver, "seed", str(seed))
-                seconds = launch_until_views(driver, cells)
+                done, seconds = launch_until_views(driver, cells)
                 steps = newest_steps(cache)
                 results[label] = seconds
                 print(
-                    f"{label:>10}: {cells:,} cells, Launch → every view {seconds:.1f} s; steps "
+                    f"{label:>10}: {cells:,} cells, Launch → Done {done:.1f} s, → every view {seconds:.1f} s; steps "
                     + ", ".join(f"{name} {value:.2f}" for name, value in steps.items())
                 )
     helps = {

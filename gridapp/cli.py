@@ -20,6 +20,8 @@ from gridapp.core.methods import DEFAULT_METHOD, METHOD_IDS
 from gridapp.jobs.params import DEFAULT_ROOT, DEFAULT_TOP_EDGES, SPLITS, TF_LISTS, RunParams
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from gridapp.jobs.compare import CompareResult
     from gridapp.jobs.pipeline import Progress
 
@@ -108,8 +110,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     grn.add_argument(
         "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
     )
-    grn.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (default: local cluster)")
-    grn.add_argument("--workers", type=int, help="local Dask workers (default: CPU cores)")
+    grn.add_argument(
+        "--dask-scheduler",
+        help="address of an existing Dask scheduler (default: threads of this process, and a local cluster for a "
+        "step that needs one: arboreto's methods, motif pruning)",
+    )
+    grn.add_argument("--workers", type=int, help="a local Dask cluster of this many workers for the whole run")
     prune = parser.add_argument_group("pruning (one of)")
     prune.add_argument("--motif-db", nargs="+", default=(), help="cisTarget ranking database(s)")
     prune.add_argument("--motif-annotations", help="motif annotations (.tbl or RcisTarget table)")
@@ -289,16 +295,29 @@ def _cache_dir(args: argparse.Namespace) -> Path:
     return cache_dir
 
 
+@contextmanager
+def _run_client(args: argparse.Namespace) -> Iterator[Client | None]:
+    """The Dask client of a ``run`` or ``compare``: the scheduler or local cluster the options ask for, else
+    none (the GRN engine then boosts in threads of this process, and a step that needs Dask starts a local
+    cluster for itself: no cluster start-up for a run that needs none)."""
+    if args.dask_scheduler is None and args.workers is None:
+        yield None
+        return
+    from gridapp.core.parallel import dask_client
+
+    with dask_client(args.dask_scheduler, n_workers=args.workers) as client:
+        yield client
+
+
 def _run(args: argparse.Namespace) -> Callable[[], None]:
     """``run``: the pipeline on one subset; returns what prints its summary."""
-    from gridapp.core.parallel import dask_client
     from gridapp.jobs.pipeline import output_folder, run, write_outputs
 
     params = params_from_args(args)
     started = time.perf_counter()
     with (
         output_folder(args.out, overwrite=args.overwrite) as scratch,
-        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        _run_client(args) as client,
         _progress_bar() as progress,
     ):
         result = run(params, client=client, cache_dir=_cache_dir(args), progress=progress, model_dir=scratch / "model")
@@ -309,7 +328,6 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
 
 def _compare(args: argparse.Namespace) -> Callable[[], None]:
     """``compare``: the runs a comparison needs (cached), then its tables; returns what prints them."""
-    from gridapp.core.parallel import dask_client
     from gridapp.jobs.cache import ResultCache
     from gridapp.jobs.compare import CompareSpec, IncompleteComparisonError, Missing, run_compare, write_compare
     from gridapp.jobs.pipeline import output_folder
@@ -328,7 +346,7 @@ def _compare(args: argparse.Namespace) -> Callable[[], None]:
     cache = ResultCache(_cache_dir(args) / "results")
     with (
         output_folder(args.out, overwrite=args.overwrite) as scratch,
-        dask_client(args.dask_scheduler, n_workers=args.workers) as client,
+        _run_client(args) as client,
         _run_bar() as advance,
     ):
         result = run_compare(spec, cache, client=client, progress=advance)

@@ -459,9 +459,9 @@ def test_time_to_first_regulons_is_logged(server, browser, capsys):
     _type(browser, "seed", "11")
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")
     _wait(browser, lambda d: _text(d, "cell-count").startswith("495 of 1,045"))
-    subset = launch_until_views(browser, 495)
+    _, subset = launch_until_views(browser, 495)
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")  # unticked: every cell of the donor
     _wait(browser, lambda d: _text(d, "cell-count").startswith("1,045 of 1,045"))
-    donor = launch_until_views(browser, 1045)
+    _, donor = launch_until_views(browser, 1045)
     with capsys.disabled():
         print(f"\ntime to first regulons (Launch → every view): demo subset {subset:.1f} s, demo donor {donor:.1f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -297,6 +298,20 @@ def test_sigterm_removes_the_scratch_folder_and_the_workers(tmp_path):
     assert not list(tmp_path.glob(".x*")) and not (tmp_path / "x").exists()
     _, alive = psutil.wait_procs(seen, timeout=30)
     assert not alive
+
+
+def test_a_run_without_dask_options_starts_no_worker_process(tmp_path):
+    argv = ["run", "--demo", "--n-top-genes", "200", "--out", str(tmp_path / "x")]
+    process = _gridapp(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree, commands = psutil.Process(process.pid), set()
+    while process.poll() is None:  # the GRN engine boosts in threads; DoRothEA pruning needs no cluster
+        for child in tree.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                commands.add(" ".join(child.cmdline()))
+        time.sleep(0.1)
+    assert process.returncode == 0 and (tmp_path / "x" / "run.json").is_file()
+    workers = [command for command in commands if "multiprocessing" in command or "distributed" in command]
+    assert not workers  # Dask's worker processes are multiprocessing spawns (other tools may run, e.g. ldconfig)
 
 
 def test_help_imports_no_computing_library():

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from gridapp.app.callbacks import AppConfig, params_from_form, save_upload
+from gridapp.app.config import AppConfig
+from gridapp.app.form import params_from_form, save_upload
 from gridapp.cli import main
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from dash import Dash, Input, Output, State, dcc, no_update
 
-from gridapp.app.callbacks import QUEUED, AppConfig, background_job, in_page_words, say_on_click, store_once
+from gridapp.app.config import AppConfig
+from gridapp.app.runs import QUEUED, background_job, say_on_click, store_once
+from gridapp.app.words import in_page_words
 from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS

@@ -14,20 +14,11 @@ import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
-from gridapp.app.callbacks import (
-    FORM_FIELDS,
-    QUEUED,
-    AppConfig,
-    background_job,
-    gate_of,
-    in_page_words,
-    params_from_form,
-    run_options,
-    say_on_click,
-    store_once,
-    table_payload,
-)
+from gridapp.app.config import AppConfig, gate_of
+from gridapp.app.form import FORM_FIELDS, params_from_form
 from gridapp.app.layout import EXPORTS
+from gridapp.app.runs import QUEUED, background_job, say_on_click, store_once
+from gridapp.app.words import in_page_words, run_options, table_payload
 from gridapp.core.errors import GridappError
 from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
 from gridapp.jobs.cache import is_key
@@ -66,6 +57,12 @@ SetProgress = Callable[[tuple[str, str, str]], object]
 
 def register(app: Dash, config: AppConfig) -> None:
     """Attach the Compare view's callbacks to ``app``."""
+    _register_form(app, config)
+    _register_views(app, config)
+
+
+def _register_form(app: Dash, config: AppConfig) -> None:
+    """The comparison's groups, its launch (a background job) and cancel, and the run on both groups opened."""
 
     @app.callback(Output("group-key", "options"), Output("group-key", "value"), Input("dataset", "value"))
     def choose_group_column(dataset):
@@ -128,6 +125,10 @@ def register(app: Dash, config: AppConfig) -> None:
         if result is None:
             raise PreventUpdate
         return result.keys["union"], run_options(config), ""  # a note on the previous comparison's tables goes
+
+
+def _register_views(app: Dash, config: AppConfig) -> None:
+    """The comparison's tables and figures, a regulon chosen on the volcano or heatmap, and table exports."""
 
     @app.callback(
         Output("compare-celltype", "options"),

@@ -15,16 +15,9 @@ from pathlib import Path
 import numpy as np
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update
 
-from gridapp.app.callbacks import (
-    FORM_FIELDS,
-    AppConfig,
-    computed_on,
-    gate_of,
-    params_from_form,
-    run_options,
-    run_subset,
-    table_payload,
-)
+from gridapp.app.config import AppConfig, gate_of
+from gridapp.app.form import FORM_FIELDS, params_from_form
+from gridapp.app.words import computed_on, run_options, run_subset, table_payload
 from gridapp.core.aucell import on_off, thresholds_of
 from gridapp.core.errors import GridappError
 from gridapp.figures.base import placeholder
@@ -97,6 +90,15 @@ def open_view(config: AppConfig, data: object) -> tuple[StoredResult, ViewState,
 
 def register(app: Dash, config: AppConfig) -> None:
     """Attach the Explore views' callbacks to ``app``."""
+    _register_result(app, config)
+    _register_view_state(app, config)
+    _register_views(app, config)
+    _register_actions(app, config)
+
+
+def _register_result(app: Dash, config: AppConfig) -> None:
+    """Open a result (a run chosen, launched or opened) into the view controls; a fresh server's first page waits for
+    the demo's result."""
     cache = config.cache
 
     @app.callback(
@@ -169,6 +171,10 @@ def register(app: Dash, config: AppConfig) -> None:
         gave_up = not isinstance(n_intervals, int) or n_intervals > FIRST_RESULT_POLLS
         return no_update, no_update, PREPARING if preparing else GUIDE, gave_up
 
+
+def _register_view_state(app: Dash, config: AppConfig) -> None:
+    """The view's state: the lasso's cells and a full progress bar (in the browser), the controls as one value, and a
+    click on the histogram as the threshold."""
     # in the browser, so that a redraw of the embedding cannot overtake the user's lasso (assets/gridapp.js)
     app.clientside_callback(
         ClientsideFunction("gridapp", "selectedCells"),
@@ -200,6 +206,11 @@ def register(app: Dash, config: AppConfig) -> None:
     def click_threshold(click):
         threshold = threshold_of_click(click)
         return no_update if threshold is None else threshold
+
+
+def _register_views(app: Dash, config: AppConfig) -> None:
+    """The views of the open result: histogram and network, embedding and AUC distribution, clustermap and TF heatmap,
+    the regulon card and the gene search."""
 
     @app.callback(
         Output("importance-hist", "figure"),
@@ -261,6 +272,12 @@ def register(app: Dash, config: AppConfig) -> None:
             return "", [], []
         text, table = gene_lookup(opened[0], gene[:100], opened[1])
         return (text, *table_payload(table)) if len(table) else (text, [], [])
+
+
+def _register_actions(app: Dash, config: AppConfig) -> None:
+    """What the user does with a result: an AUC threshold set by a click, a regulon chosen from a view, a comparison
+    form filled from the run, exports."""
+    cache = config.cache
 
     @app.callback(
         Output("auc-overrides", "data", allow_duplicate=True),

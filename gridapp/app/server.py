@@ -14,11 +14,14 @@ from dash import Dash, DiskcacheManager, dcc, html
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from werkzeug.exceptions import HTTPException
 
-from gridapp.app import benchmark, callbacks, compare, explore, network_panel
+from gridapp.app import benchmark, compare, explore, form, network_panel, runs
 from gridapp.app.access import COOKIE_AGE, SPACE_COOKIE, Access, new_space_cookie
+from gridapp.app.config import AppConfig, roots_of
 from gridapp.app.forkgate import GATE
+from gridapp.app.form import CELLTYPE_HINTS, params_from_form, suggest
 from gridapp.app.layout import benchmark_page, compare_views, controls, views
 from gridapp.app.queue import celery_of, job_manager
+from gridapp.app.words import report_error, run_options
 from gridapp.core.beeline import dataset_ids
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.datasets import category_columns, list_files, obs_table
@@ -65,7 +68,7 @@ def form_choices(roots: Sequence[Path]) -> dict[str, list[dict]]:
     }
 
 
-def first_run(config: callbacks.AppConfig) -> RunParams | None:
+def first_run(config: AppConfig) -> RunParams | None:
     """What the Launch button starts on a fresh page when the first dataset offered is the embedded demo
     (the form's defaults); ``None`` for a server whose data roots offer something else first."""
     choices = form_choices(config.data_roots)
@@ -76,11 +79,11 @@ def first_run(config: callbacks.AppConfig) -> RunParams | None:
     form = {
         "dataset": first,
         "tfs": choices["tf_lists"][0]["value"],
-        "celltype-key": callbacks.suggest(columns, callbacks.CELLTYPE_HINTS),
+        "celltype-key": suggest(columns, CELLTYPE_HINTS),
         "prune": "prior" if choices["priors"] else "none",
         "prior": choices["priors"][0]["value"] if choices["priors"] else None,
     }
-    return callbacks.params_from_form(config, form)
+    return params_from_form(config, form)
 
 
 def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
@@ -90,7 +93,7 @@ def _beeline_sets(root: Path | None) -> tuple[list[str], str]:
     return dataset_ids(root), ""
 
 
-def _health(config: callbacks.AppConfig, jobs: BaseBackgroundCallbackManager) -> tuple[dict, int]:
+def _health(config: AppConfig, jobs: BaseBackgroundCallbackManager) -> tuple[dict, int]:
     """``/healthz``: 200 when the result cache is writable and the job queue (if any) answers, else 503; with a
     worker pool, whether it is ready yet."""
     problems = []
@@ -169,7 +172,7 @@ def create_app(
     local_jobs = isinstance(jobs, DiskcacheManager)  # forked from this process (not Celery workers)
     if warm and local_jobs:
         threading.Thread(target=_warm_up, name="gridapp-warm-up", daemon=True).start()
-    config = callbacks.AppConfig(
+    config = AppConfig(
         data_roots=tuple(Path(root).resolve() for root in data_roots),
         cache=ResultCache(cache_dir / "results"),
         upload_dir=(cache_dir / "uploads").resolve(),
@@ -200,13 +203,13 @@ def create_app(
         assets_folder=str(ASSETS),
         background_callback_manager=jobs,
         suppress_callback_exceptions=False,
-        on_error=callbacks.report_error,
+        on_error=report_error,
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers' language
 
     def layout() -> html.Div:
-        choices = form_choices(callbacks.roots_of(config))
-        runs = callbacks.run_options(config)  # newest first: the page opens on the most recent result
+        choices = form_choices(roots_of(config))
+        runs = run_options(config)  # newest first: the page opens on the most recent result
         explore = html.Div(
             [
                 controls(**choices, runs=runs, max_upload_mb=config.max_upload_mb),
@@ -238,7 +241,8 @@ def create_app(
         )
 
     app.layout = layout
-    callbacks.register(app, config)
+    form.register(app, config)
+    runs.register(app, config)
     explore.register(app, config)
     network_panel.register(app)
     compare.register(app, config)
@@ -259,7 +263,7 @@ def _warm_up() -> None:
             logger.exception("warming up the pipeline's kernels failed")
 
 
-def harden(server: flask.Flask, config: callbacks.AppConfig) -> None:
+def harden(server: flask.Flask, config: AppConfig) -> None:
     """What the Flask server does for every request: bodies over the upload limit refused before they are
     read (413), each browser given its upload-space cookie, and errors answered with a short message,
     never a traceback (a request the page's callbacks cannot take is a client's error, 400)."""

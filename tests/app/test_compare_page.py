@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from gridapp.app.callbacks import AppConfig
 from gridapp.app.compare import comparison_job, comparison_spec, group_choices, table_file
+from gridapp.app.config import AppConfig
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.compare import CompareResult, CompareSpec, compare_key, save_compare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gridapp.app.callbacks import AppConfig
+from gridapp.app.config import AppConfig
 from gridapp.app.server import first_run
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.demo import start_demo

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from gridapp.app.benchmark import benchmark_outputs
-from gridapp.app.callbacks import AppConfig, detected_outputs, in_page_words, job_verdict, params_from_form
 from gridapp.app.compare import comparison_outputs
+from gridapp.app.config import AppConfig
+from gridapp.app.form import detected_outputs, params_from_form
+from gridapp.app.runs import job_verdict
+from gridapp.app.words import in_page_words
 from gridapp.core.errors import GridappError
 from gridapp.jobs.bench import BenchSpec
 from gridapp.jobs.cache import ResultCache

@@ -1,0 +1,236 @@
+"""Runs and their jobs: Launch, Cancel and the job watcher, opening a cached run or a pySCENIC output; the
+background-job plumbing the Compare and Benchmark pages share."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from dash import Dash, Input, Output, State, no_update
+
+from gridapp.app.config import AppConfig, gate_of
+from gridapp.app.form import CELLTYPE_HINTS, FORM_FIELDS, params_from_form, suggest
+from gridapp.app.words import computed_on, in_page_words, run_options, table_payload
+from gridapp.core.errors import GridappError
+from gridapp.jobs.datasets import category_columns, obs_table
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import STEPS
+from gridapp.jobs.runner import launch
+
+#: status lines of a job still on its way
+IN_PROGRESS = ("step ", "Queued")
+
+QUEUED = "Queued: starting the job …"
+
+JOB_LOST = (
+    "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
+    "Nothing was stored and earlier results are unchanged; launch again to retry."
+)
+
+
+def job_verdict(state: str, started: bool, status: str | None, launch_disabled: bool | None) -> str:
+    """What the job watcher makes of a launched run.
+
+    Parameters
+    ----------
+    state
+        The result's :meth:`~gridapp.jobs.cache.ResultCache.state`: ``done``, ``running`` or ``idle``.
+    started
+        Whether the watcher has seen it running before.
+    status
+        The status line now (progress text while the job is on).
+    launch_disabled
+        Whether the Launch button is still disabled (Dash re-enables it when it sees the job end).
+
+    Returns
+    -------
+    ``running``, ``waiting`` (queued, not started), ``lost`` (it stopped without storing a result and
+    without saying why: its process or worker died) or ``over`` (stored, failed with a message, or
+    cancelled: nothing left to watch).
+    """
+    if state == "running":
+        return "running"
+    in_progress = bool(status) and str(status).startswith(IN_PROGRESS)
+    if state == "done" or not in_progress:
+        return "over"
+    return "lost" if started or not launch_disabled else "waiting"
+
+
+def background_job(start: str, cancel: str, bar: str | None = None, status: str | None = None) -> dict:
+    """Callback arguments of a job run in the background from button ``start``, cancelled by ``cancel``.
+
+    With a progress ``bar`` and a ``status`` line, the callback's ``set_progress`` takes ``(done, total,
+    text)``.
+    """
+    arguments = {
+        "background": True,
+        "running": [(Output(start, "disabled"), True, False), (Output(cancel, "disabled"), False, True)],
+        "cancel": [Input(cancel, "n_clicks")],
+        "prevent_initial_call": True,
+    }
+    if bar and status:
+        arguments["progress"] = [Output(bar, "value"), Output(bar, "max"), Output(status, "children")]
+    return arguments
+
+
+def say_on_click(app: Dash, button: str, status: str, progress: str, note: str) -> None:
+    """When ``button`` is clicked (a job's start or cancel), say ``note`` in ``status`` at once and empty
+    ``progress``: the page answers before the job's process has started."""
+
+    @app.callback(
+        Output(status, "children", allow_duplicate=True),
+        Output(progress, "value", allow_duplicate=True),
+        Input(button, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def cancelled(_):
+        return note, "0"
+
+
+def store_once(folder: Path, write: Callable[[Path], object]) -> None:
+    """``write`` into a scratch folder beside ``folder``, then rename it into place: no half-written folder is
+    ever seen, and when an identical job finished first its folder is kept."""
+    scratch = folder.parent / f".{uuid.uuid4().hex}"
+    scratch.mkdir(parents=True)
+    try:
+        write(scratch)
+        with contextlib.suppress(OSError):  # an identical job finished first: keep its folder
+            scratch.rename(folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def register(app: Dash, config: AppConfig) -> None:
+    """Attach the callbacks of a run: launch, cancel and watch its job; open a cached run or a pySCENIC output."""
+    _register_launch(app, config)
+    _register_opening(app, config)
+
+
+def _register_launch(app: Dash, config: AppConfig) -> None:
+    """Launch (a background job), Cancel, and the watcher that tells a lost job from a queued one."""
+    cache = config.cache
+
+    def form_params(values: tuple) -> RunParams:
+        """The run the Launch button would start, from the form's values in FORM_FIELDS order."""
+        return params_from_form(config, dict(zip(FORM_FIELDS, values)))
+
+    @app.callback(
+        Output("result-key", "data"),
+        Output("status", "children"),
+        Output("runs", "options"),
+        Input("launch", "n_clicks"),
+        *[State(field, "value") for field in FORM_FIELDS],
+        progress=[Output("progress", "value"), Output("status", "children"), Output("job-key", "data")],
+        **background_job("launch", "cancel"),
+    )
+    def launch_run(set_progress, n_clicks, *values):
+        try:
+            params = form_params(values)
+            job = {"launch": n_clicks, "key": cache.key(params)}  # hashed here, in the job, never in a request
+            if job["key"] in cache:
+                return job["key"], f"Opened from cache (computed {computed_on(cache, job['key'])}).", no_update
+            key = launch(
+                params,
+                cache,
+                config.door,
+                progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …", job)),
+            )
+        except GridappError as err:
+            return no_update, f"Run failed: {in_page_words(err)}", no_update
+        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config)
+
+    say_on_click(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
+
+    @app.callback(
+        Output("launched", "data"),
+        Output("job-watch", "disabled"),
+        Output("status", "children", allow_duplicate=True),
+        Output("message", "children", allow_duplicate=True),
+        Input("launch", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def watch_launch(n_clicks):
+        # the job reports its key (job-key); an earlier message (a refused upload, ...) is about something else
+        return {"launch": n_clicks, "started": False}, False, QUEUED, ""
+
+    @app.callback(
+        Output("launched", "data", allow_duplicate=True),
+        Output("job-watch", "disabled", allow_duplicate=True),
+        Output("status", "children", allow_duplicate=True),
+        Output("launch", "disabled", allow_duplicate=True),
+        Output("cancel", "disabled", allow_duplicate=True),
+        Input("job-watch", "n_intervals"),
+        State("launched", "data"),
+        State("job-key", "data"),
+        State("status", "children"),
+        State("launch", "disabled"),
+        prevent_initial_call=True,
+    )
+    def watch_job(_, launched, job, status, launch_disabled):
+        if not isinstance(launched, dict):
+            return None, True, no_update, no_update, no_update
+        key = job.get("key") if isinstance(job, dict) and job.get("launch") == launched.get("launch") else None
+        verdict = job_verdict(cache.state(key), bool(launched.get("started")), status, launch_disabled)
+        if verdict == "running":
+            return {**launched, "started": True}, False, no_update, no_update, no_update
+        if verdict == "waiting":
+            return no_update, False, no_update, no_update, no_update
+        if verdict == "lost":
+            return None, True, JOB_LOST, False, True
+        return None, True, no_update, no_update, no_update
+
+
+def _register_opening(app: Dash, config: AppConfig) -> None:
+    """Open a cached run or a pySCENIC output, show a run's enrichment table, switch pages."""
+    cache = config.cache
+
+    @app.callback(
+        Output("result-key", "data", allow_duplicate=True),
+        Output("runs", "options", allow_duplicate=True),
+        Output("message", "children", allow_duplicate=True),
+        Input("open-output", "n_clicks"),
+        State("pyscenic-folder", "value"),
+        State("pyscenic-expression", "value"),
+        prevent_initial_call=True,
+    )
+    def open_output(_, folder, expression):
+        # any other failure is said on the page by the app's error handler (report_error); results stay
+        try:
+            gate = gate_of(config)
+            source = gate.folder(folder, "pySCENIC output folder")
+            dataset = gate.dataset(expression) if expression else None
+            columns = list(category_columns(obs_table(dataset))) if dataset else []
+            key = cache.import_pyscenic(source, dataset, suggest(columns, CELLTYPE_HINTS))
+        except GridappError as err:
+            return no_update, no_update, f"Cannot open that output: {in_page_words(err)}"
+        return key, run_options(config), ""
+
+    @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)
+    def open_run(key):
+        return key or no_update
+
+    @app.callback(
+        Output("enrichment-table", "data"),
+        Output("enrichment-table", "columns"),
+        Output("enrichment-panel", "hidden"),
+        Input("result-key", "data"),
+    )
+    def show_enrichment(key):
+        table = cache.load(key).adata.uns.get("enrichment") if key and key in cache else None
+        if not isinstance(table, pd.DataFrame):
+            return [], [], True
+        return *table_payload(table), False
+
+    @app.callback(
+        Output("explore-page", "hidden"),
+        Output("explore-views", "hidden"),
+        Output("compare-views", "hidden"),
+        Output("benchmark-page", "hidden"),
+        Input("page", "value"),
+    )
+    def switch_page(page):
+        return page == "Benchmark", page != "Explore", page != "Compare", page != "Benchmark"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from gridapp.figures.base import placeholder
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
 from gridapp.jobs.gate import FileGate, store_upload
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import NO_LIMITS, JobLimits, prepare
+from gridapp.jobs.pipeline import NO_LIMITS, PREPARE_FIELDS, JobLimits, prepare
 
 #: Control-column components whose values make a RunParams (see params_from_form).
 FORM_FIELDS = (
@@ -54,6 +55,9 @@ FORM_FIELDS = (
 PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
 
 PREVIEW_LOCK = threading.Lock()
+#: genes-detected previews kept (the least recently used is dropped first)
+PREVIEW_CACHE_SIZE = 16
+_PREVIEWS: OrderedDict[tuple, tuple[np.ndarray, int, float]] = OrderedDict()
 
 DONOR_HINTS = ("donor", "sample", "patient", "individual")
 
@@ -115,12 +119,33 @@ def _run_params(form: dict, gate: FileGate, method, prune: str, donors: tuple, c
 
 def detected_outputs(params: RunParams, limits: JobLimits = NO_LIMITS) -> go.Figure:
     """The genes-detected-per-cell plot for the cells and genes a run with ``params`` would use
-    (an over-limit subset is refused here, before anyone launches it)."""
+    (an over-limit subset is refused here, before anyone launches it), at its AUC threshold."""
+    detected, n_genes, default_threshold = _genes_detected_per_cell(params, limits)
+    return genes_detected(detected, n_genes, params.auc_threshold or default_threshold)
+
+
+def preview_key(params: RunParams, limits: JobLimits) -> tuple:
+    """What the genes-detected preview depends on: the dataset and TF list files as they are now (path, size,
+    modification time), the settings :func:`~gridapp.jobs.pipeline.prepare` reads, and the limits."""
+    files = [Path(params.input), Path(params.tfs)]
+    stamps = [
+        (str(path), path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else str(path) for path in files
+    ]
+    return (*stamps, *(getattr(params, name) for name in PREPARE_FIELDS), limits)
+
+
+def _genes_detected_per_cell(params: RunParams, limits: JobLimits) -> tuple[np.ndarray, int, float]:
+    """Genes detected per cell, the number of genes, and the AUC threshold chosen from them: computed once per
+    :func:`preview_key` (the :data:`PREVIEW_CACHE_SIZE` most recent are kept)."""
+    key = preview_key(params, limits)
     with PREVIEW_LOCK:  # numba's fork-safe workqueue layer must not run kernels from two threads at once
-        adata, _, _ = prepare(params, notes=[], limits=limits)
-    detected = np.asarray((adata.X > 0).sum(axis=1)).ravel()
-    threshold = params.auc_threshold or choose_auc_threshold(adata)
-    return genes_detected(detected, adata.n_vars, threshold)
+        if key not in _PREVIEWS:
+            adata, _, _ = prepare(params, notes=[], limits=limits)
+            _PREVIEWS[key] = (np.asarray((adata.X > 0).sum(axis=1)).ravel(), adata.n_vars, choose_auc_threshold(adata))
+            while len(_PREVIEWS) > PREVIEW_CACHE_SIZE:
+                _PREVIEWS.popitem(last=False)
+        _PREVIEWS.move_to_end(key)
+        return _PREVIEWS[key]
 
 
 def save_upload(contents: object, filename: object, config: AppConfig, space: Path | None) -> Path:

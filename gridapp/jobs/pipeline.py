@@ -354,6 +354,23 @@ def _prune_signed(
     return regulons.signed_regulons(adjacencies, tfs=table.loc[table["kept"], "TF"].tolist()), table
 
 
+#: the RunParams fields :func:`prepare` reads (with the files ``input`` and ``tfs`` name): nothing else changes
+#: the cells and genes a run works on
+PREPARE_FIELDS = (
+    "input",
+    "tfs",
+    "gene_symbols",
+    "donor_key",
+    "donors",
+    "cell_type_key",
+    "cell_types",
+    "group_key",
+    "groups",
+    "n_top_genes",
+    "min_cells_fraction",
+)
+
+
 def prepare(
     params: RunParams,
     *,

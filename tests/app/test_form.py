@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from gridapp.app import form
 from gridapp.app.benchmark import benchmark_outputs
 from gridapp.app.compare import comparison_outputs
 from gridapp.app.config import AppConfig
@@ -19,7 +22,7 @@ from gridapp.jobs.bench import BenchSpec
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.compare import CompareSpec
 from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import JobLimits
+from gridapp.jobs.pipeline import JobLimits, prepare
 from gridapp.jobs.runner import JobDoor, launch
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -66,6 +69,31 @@ def test_a_subset_over_the_servers_limits_is_refused_by_the_preview_and_by_the_j
         launch(params, config.cache, JobDoor(limits=JobLimits(max_genes=50), n_workers=1))
     assert "lower the number of top genes" in refused.value.hint
     assert not list(config.cache.runs())  # nothing stored
+
+
+def test_the_preview_reads_the_data_again_only_for_a_change_that_can_alter_it(tmp_path, monkeypatch):
+    dataset, tfs = tmp_path / "cells.h5ad", tmp_path / "tfs.txt"
+    shutil.copy(DATA / "demo" / "kang2018_donor1016.h5ad", dataset)
+    shutil.copy(DATA / "demo" / "tfs_hg38_in_kang.txt", tfs)
+    config = AppConfig(data_roots=(tmp_path,), cache=ResultCache(tmp_path / "cache"), upload_dir=tmp_path / "up")
+    reads = []
+    monkeypatch.setattr(form, "prepare", lambda params, **kw: reads.append(params) or prepare(params, **kw))
+
+    def preview(**changes):
+        fields = {"dataset": str(dataset), "tfs": str(tfs), "celltype-key": "cluster_id", "n-top-genes": 500}
+        return detected_outputs(params_from_form(config, {**fields, "prune": "none", **changes}))
+
+    first = preview()
+    assert len(reads) == 1
+    for unrelated in ({"auc-threshold": 0.2}, {"method": "genie3", "seed": 7}, {"runs-count": 3}):
+        assert np.array_equal(preview(**unrelated).data[0].x, first.data[0].x)  # drawn from what was read
+    assert len(reads) == 1
+    preview(**{"cell-types": ["B cells"]})
+    preview(**{"n-top-genes": 400})
+    assert len(reads) == 3
+    os.utime(dataset, ns=(dataset.stat().st_atime_ns, dataset.stat().st_mtime_ns + 10**9))  # the file changed
+    preview()
+    assert len(reads) == 4
 
 
 def test_a_training_prior_outside_the_data_roots_is_refused(tmp_path):

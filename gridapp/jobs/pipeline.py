@@ -186,11 +186,11 @@ def _run_steps(
     seconds: dict[str, float] = {}
     notes: list[str] = []
 
-    def step(index: int) -> None:
+    def step(name: str) -> None:
         if cancelled():
-            raise Cancelled(f"cancelled before step {STEPS[index]!r}")
+            raise Cancelled(f"cancelled before step {name!r}")
         if progress:
-            progress(index, len(STEPS), STEPS[index])
+            progress(STEPS.index(name), len(STEPS), name)
 
     timer = time.perf_counter()
 
@@ -207,13 +207,14 @@ def _run_steps(
         notes.append(f"{Path(path).name}: ranks {share:.1%} of the selected genes.")
     lap("genes")
 
-    step(3)
+    step("grn")
     options = params.method_options()
     if "train_prior" in options:  # a supervised method: read its prior, report epochs, stop between them
         options["train_prior"] = read_prior(options["train_prior"])
         options["cancelled"] = cancelled
         if progress:
-            options["progress"] = lambda epoch, epochs, note: progress(3, len(STEPS), f"grn: training, {note}")
+            grn = STEPS.index("grn")
+            options["progress"] = lambda epoch, epochs, note: progress(grn, len(STEPS), f"grn: training, {note}")
     runs = []
     for seed in range(params.seed, params.seed + params.runs):
         if cancelled():
@@ -225,13 +226,13 @@ def _run_steps(
     grn_stats = {**runs[0].attrs, "runs": len(runs)}
     lap("grn")
 
-    step(4)
+    step("modules")
     signed = get_method(params.method).signed
     found_per_run = [[] if signed else regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
     found = found_per_run[0]
     lap("modules")
 
-    step(5)
+    step("prune")
     if signed:
         pruned = [_prune_signed(params, run_adjacencies, list(adata.var_names)) for run_adjacencies in runs]
         if pruned[0][1] is not None:
@@ -254,16 +255,16 @@ def _run_steps(
         )
     lap("prune")
 
-    step(6)
+    step("aucell")
     auc = aucell.aucell(adata, found_regulons, auc_threshold=params.auc_threshold, seed=params.seed)
     aucell.binarize(adata, seed=params.seed)
     lap("aucell")
 
-    step(7)
+    step("embed")
     embed.embed_auc(adata, seed=params.seed)
     lap("embed")
 
-    step(8)
+    step("summaries")
     tables = summaries.celltype_summaries(adata, params.cell_type_key) if params.cell_type_key else {}
     lap("summaries")
 
@@ -375,7 +376,7 @@ def prepare(
     params: RunParams,
     *,
     notes: list[str],
-    step: Callable[[int], None] = lambda index: None,
+    step: Callable[[str], None] = lambda name: None,
     lap: Callable[[str], None] = lambda name: None,
     limits: JobLimits = NO_LIMITS,
 ) -> tuple[ad.AnnData, subset.TFCoverage, InputReport]:
@@ -392,19 +393,19 @@ def prepare(
     limits
         Checked on the subset's cells and on the selected genes.
     """
-    step(0)
+    step("load")
     tfs = subset.read_tfs(params.tfs)
     adata, report = read_dataset(params.input, gene_symbols=params.gene_symbols, tfs=tfs)
     notes.extend(report.notes)
     lap("load")
 
-    step(1)
+    step("subset")
     adata = cells_of(adata, params)
     limits.check_cells(adata)
     notes.append(subset.normalise(adata, report.values))
     lap("subset")
 
-    step(2)
+    step("genes")
     coverage = subset.tf_coverage(adata.var_names, tfs)
     adata = subset.select_genes(
         adata, coverage.present, n_top_genes=params.n_top_genes, min_cells_fraction=params.min_cells_fraction

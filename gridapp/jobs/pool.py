@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 
+import psutil
+
 from gridapp.core.methods.boosting import warm_up
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class WorkerPool:
         if self.n_workers:
             command += ["--workers", str(self.n_workers)]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._watch = psutil.Process(self._process.pid)
         threading.Thread(target=self._read_address, name="gridapp-worker-pool", daemon=True).start()
         return self
 
@@ -68,8 +71,18 @@ class WorkerPool:
 
     @property
     def address(self) -> str | None:
-        """The scheduler's address while the pool is up; ``None`` while it starts, and once it failed or ended."""
-        return self._address if self._process is not None and self._process.poll() is None else None
+        """The scheduler's address while the pool is up; ``None`` while it starts, and once it failed or ended.
+
+        Also right in a job forked from the server, which cannot wait on its parent's child (``Popen.poll``
+        there would call a live pool ended): the process is looked up by pid and start time.
+        """
+        if self._address is None or self._process is None:
+            return None
+        try:
+            alive = self._watch.is_running() and self._watch.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            alive = False
+        return self._address if alive else None
 
     @property
     def state(self) -> str:

@@ -36,6 +36,23 @@ def test_jobs_through_the_door_compute_on_the_warm_niced_pool(pool):
     assert all(compiled.values())  # the engine's kernels compiled (or loaded) before the first job
 
 
+def test_a_job_forked_from_the_server_computes_on_the_pool(pool):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a dashboard job: a fork of the server that started the pool
+        os.close(read)
+        try:
+            with JobDoor(pool=pool).enter() as job:
+                os.write(write, job.client.scheduler.address.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as reader:
+        seen = reader.read()
+    os.waitpid(pid, 0)
+    assert seen == pool.address  # not a cluster of its own
+
+
 def test_a_door_without_a_ready_pool_starts_its_own_cluster():
     idle = WorkerPool()  # never started: no address yet
     with JobDoor(pool=idle, n_workers=1).enter() as job:

@@ -25,6 +25,8 @@ from gridapp.jobs.runner import launch
 IN_PROGRESS = ("step ", "Queued")
 
 QUEUED = "Queued: starting the job …"
+#: how often the page asks a background job for its progress and result (Dash's default: 1,000 ms)
+JOB_POLL_MS = 400
 
 JOB_LOST = (
     "Failed: the job stopped before storing its result (its process or worker was lost, e.g. out of memory). "
@@ -68,6 +70,7 @@ def background_job(start: str, cancel: str, bar: str | None = None, status: str 
     """
     arguments = {
         "background": True,
+        "interval": JOB_POLL_MS,
         "running": [(Output(start, "disabled"), True, False), (Output(cancel, "disabled"), False, True)],
         "cancel": [Input(cancel, "n_clicks")],
         "prevent_initial_call": True,

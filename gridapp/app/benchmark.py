@@ -8,8 +8,9 @@ from pathlib import Path
 from dash import Dash, Input, Output, State, dcc, no_update
 
 from gridapp.app.config import AppConfig
-from gridapp.app.runs import QUEUED, background_job, say_on_click, store_once
+from gridapp.app.runs import QUEUED, background_job, say_on_click
 from gridapp.app.words import in_page_words
+from gridapp.core.atomic import store_folder_once
 from gridapp.core.beeline import dataset_ids, n_cells
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import METHODS
@@ -148,7 +149,7 @@ def benchmark_outputs(
             config.limits.check_cells(n_cells(spec.root, dataset_id))
     with config.door.enter(tell=tell) as job:
         result = run_benchmark(spec, client=job.client, cache_dir=config.bench_dir, progress=progress)
-    store_once(folder, lambda scratch: save_result(result, scratch))
+    store_folder_once(folder, lambda scratch: save_result(result, scratch))
     return key
 
 

@@ -17,8 +17,9 @@ from dash.exceptions import PreventUpdate
 from gridapp.app.config import AppConfig, gate_of
 from gridapp.app.form import FORM_FIELDS, params_from_form
 from gridapp.app.layout import EXPORTS
-from gridapp.app.runs import QUEUED, background_job, say_on_click, store_once
+from gridapp.app.runs import QUEUED, background_job, say_on_click
 from gridapp.app.words import in_page_words, run_options, table_payload
+from gridapp.core.atomic import store_folder_once
 from gridapp.core.errors import GridappError
 from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
 from gridapp.jobs.cache import is_key
@@ -313,7 +314,7 @@ def comparison_outputs(
             result = run_compare(
                 spec, config.cache, client=job.client, progress=progress, cancelled=job.cancelled, limits=job.limits
             )
-        store_once(folder, lambda scratch: save_compare(result, spec, scratch))
+        store_folder_once(folder, lambda scratch: save_compare(result, spec, scratch))
     return key
 
 

@@ -3,12 +3,6 @@ background-job plumbing the Compare and Benchmark pages share."""
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import uuid
-from collections.abc import Callable
-from pathlib import Path
-
 import pandas as pd
 from dash import Dash, Input, Output, State, no_update
 
@@ -92,19 +86,6 @@ def say_on_click(app: Dash, button: str, status: str, progress: str, note: str) 
     )
     def cancelled(_):
         return note, "0"
-
-
-def store_once(folder: Path, write: Callable[[Path], object]) -> None:
-    """``write`` into a scratch folder beside ``folder``, then rename it into place: no half-written folder is
-    ever seen, and when an identical job finished first its folder is kept."""
-    scratch = folder.parent / f".{uuid.uuid4().hex}"
-    scratch.mkdir(parents=True)
-    try:
-        write(scratch)
-        with contextlib.suppress(OSError):  # an identical job finished first: keep its folder
-            scratch.rename(folder)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def register(app: Dash, config: AppConfig) -> None:

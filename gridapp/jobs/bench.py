@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +25,7 @@ from distributed import Client, Future
 
 from gridapp import __version__
 from gridapp.core import beeline, metrics
+from gridapp.core.atomic import write_atomically
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method, infer
 from gridapp.core.supervised.pairs import tf_aware_split
@@ -216,9 +216,7 @@ def _store(path: Path | None, computed: Computed) -> Computed:
     if path is not None:
         network, seconds, cpu_seconds = computed
         network.attrs.update(seconds=seconds, cpu_seconds=cpu_seconds)
-        scratch = path.with_name(f".{uuid.uuid4().hex}.parquet")
-        network.to_parquet(scratch)
-        scratch.replace(path)
+        write_atomically(path, network.to_parquet)
     return computed
 
 

@@ -15,7 +15,6 @@ import re
 import shutil
 import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
+from gridapp.core.atomic import leftovers, store_folder_once
 from gridapp.core.errors import GridappError
 from gridapp.core.export import REGULON_TARGETS
 from gridapp.core.motifs import read_enriched_motifs
@@ -89,7 +89,7 @@ class ResultCache:
         key = self.key(params)
         with self._lock(key):
             if key not in self:
-                for stale in self.root.glob(f".scratch-{key}-*"):  # left by a job killed while storing
+                for stale in leftovers(self.path(key)):  # left by a job killed while storing
                     shutil.rmtree(stale, ignore_errors=True)
                 started = time.time()
                 result = compute(params)
@@ -138,16 +138,13 @@ class ResultCache:
 
     def store(self, key: str, result: Result, *, params: dict, cell_type_key: str | None) -> Path:
         """Write ``result`` (computed from ``params``) under ``key`` atomically (scratch folder, then rename)."""
-        scratch = self.root / f".scratch-{key}-{uuid.uuid4().hex}"
-        scratch.mkdir()
-        try:
+
+        def write(scratch: Path) -> None:
             write_outputs(result, scratch, cell_type_key=cell_type_key)
             result.adjacencies.to_parquet(scratch / ADJACENCIES, index=False)
             (scratch / "params.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
-            scratch.rename(self.path(key))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return self.path(key)
+
+        return store_folder_once(self.path(key), write)
 
     def runs(self) -> list[CachedRun]:
         """Every complete stored result, newest first."""

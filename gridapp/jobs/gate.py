@@ -15,15 +15,14 @@ path, and the cache key computed from them, never change.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import stat
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from gridapp.core.atomic import write_atomically
 from gridapp.core.errors import GridappError
 from gridapp.core.io import expanded_bytes
 
@@ -171,15 +170,12 @@ def store_upload(space: Path, filename: str, payload: bytes, validate: Callable[
     if path.is_file():
         return path
     space.mkdir(parents=True, exist_ok=True)
-    scratch = space / f".partial-{uuid.uuid4().hex}-{name}"
-    try:
+
+    def write(scratch: Path) -> None:
         scratch.write_bytes(payload)
         validate(scratch)
-        path.parent.mkdir(exist_ok=True)
-        os.replace(scratch, path)
-    finally:
-        scratch.unlink(missing_ok=True)
-    return path
+
+    return write_atomically(path, write, within=space)  # no digest folder for a refused upload
 
 
 @lru_cache(maxsize=64)

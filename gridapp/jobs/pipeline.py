@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from gridapp import __version__
 from gridapp.core import aucell, embed, export, regulons, subset, summaries
+from gridapp.core.atomic import replace_folder, scratch_beside
 from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
 from gridapp.core.enrichment import tf_enrichment
 from gridapp.core.errors import Cancelled, GridappError
@@ -456,25 +455,17 @@ def output_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
             f"{out}: the output folder already holds files.",
             "Choose an empty or new folder, or add --overwrite to replace its content.",
         )
-    scratch = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        scratch.mkdir()
-    except OSError as err:
-        raise GridappError(
-            f"{out}: cannot create the output folder ({err.strerror or err}).",
-            f"Choose an --out whose parent folder ({out.parent}) you can write to.",
-        ) from err
-    try:
+    with ExitStack() as stack:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            scratch = stack.enter_context(scratch_beside(out, folder=True))
+        except OSError as err:
+            raise GridappError(
+                f"{out}: cannot create the output folder ({err.strerror or err}).",
+                f"Choose an --out whose parent folder ({out.parent}) you can write to.",
+            ) from err
         yield scratch
-        if out.exists():
-            earlier = out.rename(out.parent / f".{out.name}.replaced-{uuid.uuid4().hex[:12]}")
-            scratch.rename(out)
-            shutil.rmtree(earlier)
-        else:
-            scratch.rename(out)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        replace_folder(out, scratch)
 
 
 def write_outputs(result: Result, out: Path, *, cell_type_key: str | None) -> list[Path]:

@@ -126,7 +126,7 @@ def test_a_job_whose_worker_dies_is_reported_failed_and_a_relaunch_succeeds(stac
         process.send_signal(signal.SIGKILL)
     status = _wait(driver, lambda d: _text(d, "status").startswith("Failed") and _text(d, "status"), 120)
     assert "earlier results are unchanged" in status
-    assert {run.key for run in cache.runs()} == stored and not list(cache.root.glob(".scratch-*"))
+    assert {run.key for run in cache.runs()} == stored and not list(cache.root.glob(".*.partial-*"))
     _type(driver, "runs-count", "1")
     status = _launch_and_wait(driver, 400)
     assert status.startswith("Done"), status

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gridapp.core.atomic import leftovers
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
@@ -106,12 +107,12 @@ def test_a_killed_job_releases_its_key_and_a_relaunch_clears_its_leftovers(tmp_p
     while cache.state(key) != "running" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert cache.state(key) == "running"
-    (tmp_path / f".scratch-{key}-{'0' * 32}").mkdir()  # as if it had died while storing
+    (tmp_path / f".{key}.partial-{'0' * 12}").mkdir()  # as if it had died while storing
     os.kill(job.pid, signal.SIGKILL)
     job.join()
     assert cache.state(key) == "idle" and cache.runs() == []
     assert cache.get_or_compute(PARAMS, lambda params: result) == key
-    assert cache.state(key) == "done" and not list(tmp_path.glob(".scratch-*"))
+    assert cache.state(key) == "done" and not leftovers(cache.path(key))
 
 
 def test_a_result_computed_while_its_input_was_replaced_is_not_stored(tmp_path, result):

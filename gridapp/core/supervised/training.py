@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gridapp.core.atomic import write_atomically
 from gridapp.core.errors import Cancelled, GridappError
 
 #: ``batch(indices) -> tuple of tensors`` for the model's forward
@@ -141,21 +141,17 @@ class TrainingState:
 
     def save(self, path: Path, model: nn.Module, optimiser: torch.optim.Optimizer) -> None:
         """Write this state, the model's and optimiser's, and torch's random state to ``path`` (atomically)."""
-        scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "best_state": self.best_state,
-                "best": self.best,
-                "waited": self.waited,
-                "history": self.history,
-                "order": self.order.bit_generator.state,
-                "torch_random": torch.get_rng_state(),
-            },
-            scratch,
-        )
-        scratch.replace(path)
+        state = {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "best_state": self.best_state,
+            "best": self.best,
+            "waited": self.waited,
+            "history": self.history,
+            "order": self.order.bit_generator.state,
+            "torch_random": torch.get_rng_state(),
+        }
+        write_atomically(path, lambda scratch: torch.save(state, scratch))
 
     def restore(self, path: Path, model: nn.Module, optimiser: torch.optim.Optimizer) -> None:
         """Load what :meth:`save` wrote into this state, ``model`` and ``optimiser``."""

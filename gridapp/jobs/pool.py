@@ -49,6 +49,7 @@ class WorkerPool:
         self.niceness = niceness
         self._address: str | None = None
         self._process: subprocess.Popen | None = None
+        self._watch: psutil.Process | None = None  # the pool process, found by pid and start time
         self._started = threading.Event()
 
     def start(self) -> WorkerPool:
@@ -76,7 +77,7 @@ class WorkerPool:
         Also right in a job forked from the server, which cannot wait on its parent's child (``Popen.poll``
         there would call a live pool ended): the process is looked up by pid and start time.
         """
-        if self._address is None or self._process is None:
+        if self._address is None or self._watch is None:
             return None
         try:
             alive = self._watch.is_running() and self._watch.status() != psutil.STATUS_ZOMBIE

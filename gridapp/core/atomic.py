@@ -49,10 +49,11 @@ def write_atomically(path: Path, write: Callable[[Path], object], *, within: Pat
         Where the scratch file lives (default: ``path``'s folder; same file system as ``path``).
     """
     if within is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # the scratch file lives there
     with scratch_beside(path, within=within) as scratch:
         write(scratch)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if within is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(scratch, path)
     return path
 

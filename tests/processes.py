@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the Celery worker command that README.md and compose.yaml give (tests/app/test_deploy.py checks they do)
+#: the Celery worker command that docs/deployment.md and compose.yaml give (tests/app/test_deploy.py checks they do)
 CELERY_WORKER = ("celery", "-A", "app:celery_app", "worker")
 
 

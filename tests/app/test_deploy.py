@@ -134,7 +134,7 @@ def test_every_container_has_a_memory_limit_a_read_only_root_and_no_capabilities
         assert "no-new-privileges:true" in service.get("security_opt", []), name
 
 
-def test_readme_and_compose_start_the_worker_with_the_command_the_job_queue_test_runs():
+def test_deployment_docs_and_compose_start_the_worker_with_the_command_the_job_queue_test_runs():
     documented = " ".join(CELERY_WORKER)
-    assert documented in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert documented in (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
     assert f"exec {documented} " in " ".join(_compose()["worker"]["command"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import anndata as ad
 import numpy as np
@@ -13,6 +14,8 @@ from pynndescent import PyNNDescentTransformer
 
 #: from this many cells scanpy builds the kNN graph with pynndescent instead of exact distances
 APPROXIMATE_FROM = 8192
+#: from this many cells openTSNE computes its gradients by FFT interpolation (Barnes–Hut below), on every core
+FFT_FROM = 10_000
 
 
 class NNDescentMatrix(PyNNDescentTransformer):
@@ -29,16 +32,20 @@ class NNDescentMatrix(PyNNDescentTransformer):
 def embed_auc(adata: ad.AnnData, *, use_rep: str = "X_aucell", seed: int = 0, n_neighbors: int = 15) -> None:
     """Compute UMAP and tSNE on the AUC matrix, as the SCENIC protocol does.
 
-    UMAP through scanpy; tSNE with openTSNE (FFT-accelerated gradients from 10,000 cells: about a
-    minute for 50,000 cells on 2 cores, where scanpy's Barnes–Hut tSNE takes about ten).
+    UMAP through scanpy; tSNE with openTSNE (FFT-accelerated gradients from :data:`FFT_FROM` cells: about a
+    minute for 50,000 cells on 2 cores, where scanpy's Barnes–Hut tSNE takes about ten). The two run at once,
+    UMAP in a thread of its own (openTSNE's gradient loops release the GIL), each with the coordinates it
+    gives alone.
 
     Writes ``adata.obsm['X_umap_aucell']`` and ``adata.obsm['X_tsne_aucell']`` (cells × 2); the
     data's own ``X_umap`` / ``X_tsne`` are left alone.
     """
     auc = np.asarray(adata.obsm[use_rep], dtype=np.float32)
     name = use_rep.removeprefix("X_")
-    adata.obsm[f"X_umap_{name}"] = umap_of(auc, seed=seed, n_neighbors=n_neighbors)
-    adata.obsm[f"X_tsne_{name}"] = tsne_of(auc, seed=seed)
+    with ThreadPoolExecutor(1, thread_name_prefix="gridapp-umap") as side:
+        umap = side.submit(umap_of, auc, seed=seed, n_neighbors=n_neighbors)
+        adata.obsm[f"X_tsne_{name}"] = tsne_of(auc, seed=seed)
+        adata.obsm[f"X_umap_{name}"] = umap.result()
 
 
 def umap_of(values: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
@@ -55,9 +62,14 @@ def umap_of(values: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.n
 
 
 def tsne_of(values: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """openTSNE's tSNE (cells × 2) of the rows of ``values``, on every CPU core."""
+    """openTSNE's tSNE (cells × 2) of the rows of ``values``: Barnes–Hut in one thread below :data:`FFT_FROM`
+    cells, FFT-interpolated gradients on every CPU core from there.
+
+    Below :data:`FFT_FROM` each of the 750 iterations is a few milliseconds of work, and openTSNE's OpenMP threads
+    spend more CPU waiting for each other than computing: on 2 busy cores (the demo donor's 1,045 cells, a
+    dashboard job) two threads took 1.6–5x the CPU seconds of one, and longer in wall time.
+    """
     start = "pca" if np.ptp(values, axis=0).any() else "random"  # identical cells have no principal axis
-    tsne = TSNE(
-        perplexity=min(30, (len(values) - 1) / 3), initialization=start, random_state=seed, n_jobs=os.cpu_count() or 1
-    )
+    threads = (os.cpu_count() or 1) if len(values) >= FFT_FROM else 1
+    tsne = TSNE(perplexity=min(30, (len(values) - 1) / 3), initialization=start, random_state=seed, n_jobs=threads)
     return np.asarray(tsne.fit(values))

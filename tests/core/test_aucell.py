@@ -11,7 +11,7 @@ from ctxcore.genesig import GeneSignature, Regulon
 from pyscenic.aucell import aucell as pyscenic_aucell
 
 from gridapp.core.aucell import aucell, binarize, choose_auc_threshold
-from gridapp.core.embed import embed_auc
+from gridapp.core.embed import embed_auc, tsne_of, umap_of
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.core.regulons import expression_frame
@@ -206,6 +206,15 @@ def test_embeddings_and_summaries_are_stored_in_documented_slots():
     assert tables["tf_expression"].loc["A", "SPI1"] > tables["tf_expression"].loc["B", "SPI1"]
     assert top_regulons(tables["rss"], n=1) == {"A": ["SPI1(+)"], "B": ["TCF7(+)"]}
     assert adata.uns["regulon_summaries"]["cell_type_key"] == "cell_type"
+
+
+def test_umap_and_tsne_computed_side_by_side_equal_each_computed_alone():
+    adata, regulons = _two_population_result()
+    aucell(adata, regulons, seed=0)
+    embed_auc(adata, seed=3)
+    auc = adata.obsm["X_aucell"].to_numpy(np.float32)
+    assert np.array_equal(adata.obsm["X_umap_aucell"], umap_of(auc, seed=3))
+    assert np.array_equal(adata.obsm["X_tsne_aucell"], tsne_of(auc, seed=3))
 
 
 def test_a_cell_selection_becomes_one_more_summary_row():

@@ -135,13 +135,13 @@ def _launch_and_poll(url: str, seed: int, until: float, tally: Tally) -> None:
     page = Page(url)
     spec = page.callback("result-key.data...status.children")
     form = {
-        "dataset": PARAMS.input,
+        "input": PARAMS.input,
         "tfs": PARAMS.tfs,
-        "celltype-key": "cluster_id",
+        "cell-type-key": "cluster_id",
         "cell-types": list(PARAMS.cell_types),
         "method": "grnboost2-fast",
         "seed": seed,
-        "runs-count": 1,
+        "runs": 1,
         "n-top-genes": 300,
         "prune": "prior",
         "prior": PARAMS.prior,

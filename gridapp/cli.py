@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridapp.core.errors import Cancelled, GridappError
-from gridapp.core.methods import DEFAULT_METHOD, METHOD_IDS
+from gridapp.core.methods import METHOD_IDS
 from gridapp.jobs.params import DEFAULT_ROOT, DEFAULT_TOP_EDGES, SPLITS, TF_LISTS, RunParams
+from gridapp.jobs.settings import BY_NAME, GROUPS, PRUNE_FROM, comma_separated, settings_of
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 # The commands import the computing layers (pandas, Dask, pySCENIC, numba: seconds) when they run, so that
 # ``--help`` and a usage error answer at once.
 
+#: the setting groups of ``run`` (``compare`` adds the comparison's)
+RUN_GROUPS = tuple(group for group in GROUPS if group != "comparison")
 BAR_FORMAT = "{desc} {bar:30} {n_fmt}/{total_fmt} steps [{elapsed}]"
 #: what to give when ``compare`` lacks a choice (by :class:`~gridapp.jobs.compare.Missing` name), in the CLI's
 #: words (the Compare page has its own)
@@ -50,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(compare_parser)
     what = compare_parser.add_argument_group("comparison")
-    what.add_argument("--group-key", help="obs column of the condition to compare, e.g. group_id")
-    what.add_argument("--groups", type=_csv, default=(), help="the two values compared, a,b (delta = b - a)")
+    for setting in settings_of("comparison"):
+        setting.add_to(what)
     what.add_argument("--reproducibility", action="store_true", help="also run every donor of --donor-key on its own")
     what.add_argument("--threshold", type=float, help="importance at which rewiring cuts each group's network")
     what.add_argument(
@@ -66,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     ).add_argument("arguments", nargs=argparse.REMAINDER)
     bench_parser = commands.add_parser("bench", help="score inference methods on BEELINE benchmark sets")
-    bench_parser.add_argument("--methods", type=_csv, required=True, help=f"comma-separated: {', '.join(METHOD_IDS)}")
     bench_parser.add_argument(
-        "--datasets", type=_csv, default=("all",), help="BEELINE set ids (mDC-500-Specific) or all"
+        "--methods", type=comma_separated, required=True, help=f"comma-separated: {', '.join(METHOD_IDS)}"
+    )
+    bench_parser.add_argument(
+        "--datasets", type=comma_separated, default=("all",), help="BEELINE set ids (mDC-500-Specific) or all"
     )
     bench_parser.add_argument(
         "--split",
@@ -88,94 +93,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a pipeline run: data, cell subset, inference, pruning, output."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
-    data.add_argument("--input", help="h5ad, loom, 10x .h5 / mtx folder, or CSV/TSV")
-    data.add_argument("--tfs", help="TF list, one symbol per line, or 'human' / 'mouse' (shipped SCENIC lists)")
-    data.add_argument("--gene-symbols", help="var column with gene symbols (auto-detected)")
-    cells = parser.add_argument_group("cell subset")
-    cells.add_argument("--donor-key", help="obs column of donors")
-    cells.add_argument("--donor", type=_csv, default=(), help="donor(s) to keep, comma-separated")
-    cells.add_argument("--celltype-key", help="obs column of cell types")
-    cells.add_argument("--cell-types", type=_csv, default=(), help="cell types to keep, comma-separated")
-    cells.add_argument("--n-top-genes", type=int, default=3000, help="highly variable genes kept (plus TFs)")
-    grn = parser.add_argument_group("inference")
-    grn.add_argument("--method", choices=sorted(METHOD_IDS), default=DEFAULT_METHOD)
-    grn.add_argument("--seed", type=int, default=0)
-    grn.add_argument("--target-layer", help="lasso: layer regressed on the TFs (new / unspliced RNA; default X)")
-    grn.add_argument("--tf-layer", help="lasso: layer of the TFs' expression (total / spliced; default X)")
-    grn.add_argument("--train-prior", help="deepdrim / scgreat: links to learn from (DoRothEA, TRRUST, ChIP-seq, ...)")
-    grn.add_argument("--runs", type=int, default=1, help="runs with seeds seed .. seed+runs-1, then their consensus")
-    grn.add_argument(
-        "--min-occurrence", type=float, default=0.8, help="consensus keeps edges/regulons found in this share of runs"
-    )
-    grn.add_argument(
+    """The options of a pipeline run: one per setting of :data:`~gridapp.jobs.settings.SETTINGS` (by group), the
+    embedded data, where the work runs, and the output."""
+    groups = {group: parser.add_argument_group(group) for group in RUN_GROUPS}
+    groups["data"].add_argument("--demo", action="store_true", help="use the embedded Kang 2018 donor (data/demo)")
+    for setting in settings_of(*RUN_GROUPS):
+        setting.add_to(groups[setting.group])
+    where = parser.add_argument_group("where it runs")
+    where.add_argument(
         "--dask-scheduler",
         help="address of an existing Dask scheduler (default: threads of this process, and a local cluster for a "
         "step that needs one: arboreto's methods, motif pruning)",
     )
-    grn.add_argument("--workers", type=int, help="a local Dask cluster of this many workers for the whole run")
-    prune = parser.add_argument_group("pruning (one of)")
-    prune.add_argument("--motif-db", nargs="+", default=(), help="cisTarget ranking database(s)")
-    prune.add_argument("--motif-annotations", help="motif annotations (.tbl or RcisTarget table)")
-    prune.add_argument("--prior", help="prior network (DoRothEA, CollecTRI, TRRUST, ...)")
-    prune.add_argument("--prior-confidence", type=_csv, default=(), help="DoRothEA levels to keep, e.g. A,B,C")
-    prune.add_argument("--no-prune", action="store_true", help="keep co-expression modules as regulons")
-    prune.add_argument(
-        "--fdr", type=float, default=0.05, help="lasso + --prior: keep TFs whose targets are enriched at this FDR"
-    )
-    parser.add_argument("--auc-threshold", type=float, help="AUCell ranking cut-off (chosen from the data)")
+    where.add_argument("--workers", type=int, help="a local Dask cluster of this many workers for the whole run")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace the content of --out")
     parser.add_argument("--cache-dir", help="where converted motif databases (and compare's runs) are kept")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def params_from_args(args: argparse.Namespace) -> RunParams:
-    """Build :class:`RunParams` from parsed ``run`` arguments (``--demo`` fills unset data options)."""
-    chosen = [
-        name
-        for name, given in (
-            ("--motif-db", bool(args.motif_db)),
-            ("--prior", bool(args.prior)),
-            ("--no-prune", args.no_prune),
-        )
-        if given
-    ]
-    if len(chosen) > 1:
-        raise GridappError(f"Choose one pruning mode, not {' and '.join(chosen)}.")
-    fields = {
-        "input": args.input,
-        "tfs": str(TF_LISTS.get(args.tfs, args.tfs)) if args.tfs else None,
-        "gene_symbols": args.gene_symbols,
-        "donor_key": args.donor_key,
-        "donors": args.donor,
-        "cell_type_key": args.celltype_key,
-        "cell_types": args.cell_types,
-        "n_top_genes": args.n_top_genes,
-        "method": args.method,
-        "seed": args.seed,
-        "target_layer": args.target_layer,
-        "tf_layer": args.tf_layer,
-        "fdr": args.fdr,
-        "train_prior": args.train_prior,
-        "runs": args.runs,
-        "min_occurrence": args.min_occurrence,
-        "motif_dbs": tuple(args.motif_db),
-        "motif_annotations": args.motif_annotations,
-        "prior": args.prior,
-        "prior_confidence": args.prior_confidence,
-        "auc_threshold": args.auc_threshold,
+    """Build :class:`RunParams` from parsed ``run`` arguments: the settings given (``--demo`` fills unset data
+    options; without ``--prune``, the pruning file given decides it)."""
+    given = {
+        setting.name: tuple(value) if isinstance(value, list) else value
+        for setting in settings_of(*RUN_GROUPS)
+        if (value := getattr(args, setting.name)) is not None
     }
-    if chosen:
-        fields["prune"] = {"--motif-db": "cistarget", "--prior": "prior", "--no-prune": "none"}[chosen[0]]
-    given = {name: value for name, value in fields.items() if value not in (None, ())}
-    missing = [flag for flag, name in (("--input", "input"), ("--tfs", "tfs")) if name not in given]
+    if "tfs" in given:
+        given["tfs"] = str(TF_LISTS.get(given["tfs"], given["tfs"]))
+    implied = [name for name in PRUNE_FROM if name in given]
+    if "prune" not in given and len(implied) > 1:
+        raise GridappError(
+            f"Both {' and '.join(BY_NAME[name].flag for name in implied)} are given: which pruning?",
+            "Give --prune cistarget or --prune prior.",
+        )
+    if "prune" not in given and implied:
+        given["prune"] = PRUNE_FROM[implied[0]]
+    missing = [BY_NAME[name].flag for name in ("input", "tfs") if name not in given]
     if missing and not args.demo:
         raise GridappError(f"Missing {' and '.join(missing)}.", "Give them, or use --demo for the embedded data.")
     params = RunParams.demo(**given) if args.demo else RunParams(**given)
@@ -336,7 +291,7 @@ def _compare(args: argparse.Namespace) -> Callable[[], None]:
         spec = CompareSpec(
             base=params_from_args(args),
             group_key=args.group_key,
-            groups=args.groups,
+            groups=args.groups or (),
             reproducibility=args.reproducibility,
             threshold=args.threshold,
             top_edges=args.top_edges,

@@ -91,7 +91,7 @@ HOSTILE_FILES: list[tuple[str, str, Callable[[Path], None], list[str], str, str 
         "zero cells after subsetting",
         "disjoint.h5ad",
         _disjoint_subset,
-        ["--donor-key", "donor", "--donor", "d2", "--celltype-key", "cluster_id", "--cell-types", "B cells"],
+        ["--donor-key", "donor", "--donors", "d2", "--cell-type-key", "cluster_id", "--cell-types", "B cells"],
         "0 cells",
         None,
     ),
@@ -182,7 +182,7 @@ HOSTILE_PATHS: list[tuple[str, Callable[[Path], str]]] = [
 
 @pytest.mark.parametrize(("case", "dataset"), HOSTILE_PATHS, ids=[row[0] for row in HOSTILE_PATHS])
 def test_paths_from_the_browser_outside_the_data_roots_are_refused(tmp_path, case, dataset):
-    form = {"dataset": dataset(tmp_path), "tfs": str(TFS), "method": "grnboost2-fast", "prune": "none"}
+    form = {"input": dataset(tmp_path), "tfs": str(TFS), "method": "grnboost2-fast", "prune": "none"}
     with pytest.raises(GridappError, match="outside the data folders"):
         params_from_form(_config(tmp_path), form)
 

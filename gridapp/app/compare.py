@@ -16,7 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from gridapp.app.config import AppConfig, gate_of
 from gridapp.app.form import FORM_FIELDS, params_from_form
-from gridapp.app.layout import EXPORTS
+from gridapp.app.pages import EXPORTS
 from gridapp.app.runs import QUEUED, background_job, say_on_click
 from gridapp.app.words import in_page_words, run_options, table_payload
 from gridapp.core.atomic import store_folder_once
@@ -65,7 +65,7 @@ def register(app: Dash, config: AppConfig) -> None:
 def _register_form(app: Dash, config: AppConfig) -> None:
     """The comparison's groups, its launch (a background job) and cancel, and the run on both groups opened."""
 
-    @app.callback(Output("group-key", "options"), Output("group-key", "value"), Input("dataset", "value"))
+    @app.callback(Output("group-key", "options"), Output("group-key", "value"), Input("input", "value"))
     def choose_group_column(dataset):
         columns = category_columns(_obs(config, dataset))
         return list(columns), next((c for h in GROUP_HINTS for c in columns if h in c.lower()), None)
@@ -79,8 +79,8 @@ def _register_form(app: Dash, config: AppConfig) -> None:
         Input("donors", "value"),
         Input("cell-types", "value"),
         State("donor-key", "value"),
-        State("celltype-key", "value"),
-        State("dataset", "value"),
+        State("cell-type-key", "value"),
+        State("input", "value"),
         State("group-a", "value"),
         State("group-b", "value"),
     )
@@ -116,7 +116,7 @@ def _register_form(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
-        Output("runs", "options", allow_duplicate=True),
+        Output("cached-runs", "options", allow_duplicate=True),
         Output("compare-message", "children", allow_duplicate=True),
         Input("comparison", "data"),
         prevent_initial_call=True,

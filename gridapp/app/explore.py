@@ -110,7 +110,7 @@ def _register_result(app: Dash, config: AppConfig) -> None:
         Output("threshold", "marks"),
         Output("colour-by", "options"),
         Output("colour-by", "value"),
-        Output("runs", "value"),
+        Output("cached-runs", "value"),
         Output("occurrence", "value"),
         Output("occurrence", "disabled"),
         Output("selected-cells", "data", allow_duplicate=True),
@@ -154,7 +154,7 @@ def _register_result(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
-        Output("runs", "options", allow_duplicate=True),
+        Output("cached-runs", "options", allow_duplicate=True),
         Output("result-info", "children", allow_duplicate=True),
         Output("first-result-watch", "disabled"),
         Input("first-result-watch", "n_intervals"),

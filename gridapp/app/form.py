@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,43 +17,22 @@ from gridapp.app.words import in_page_words
 from gridapp.core.aucell import choose_auc_threshold
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
-from gridapp.core.methods import DEFAULT_METHOD, get_method
+from gridapp.core.methods import get_method
 from gridapp.figures.auc import genes_detected
 from gridapp.figures.base import placeholder
 from gridapp.jobs.datasets import category_columns, count_cells, layer_names, obs_table
 from gridapp.jobs.gate import FileGate, store_upload
-from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import NO_LIMITS, PREPARE_FIELDS, JobLimits, prepare
+from gridapp.jobs.params import RunParams, file_version
+from gridapp.jobs.pipeline import KERNELS_LOCK, NO_LIMITS, PREPARE_FIELDS, JobLimits, prepare
+from gridapp.jobs.settings import BY_NAME, form_settings, prepare_settings
 
-#: Control-column components whose values make a RunParams (see params_from_form).
-FORM_FIELDS = (
-    "dataset",
-    "tfs",
-    "donor-key",
-    "donors",
-    "celltype-key",
-    "cell-types",
-    "method",
-    "target-layer",
-    "tf-layer",
-    "fdr",
-    "train-prior",
-    "seed",
-    "runs-count",
-    "min-occurrence",
-    "n-top-genes",
-    "auc-threshold",
-    "prune",
-    "prior",
-    "prior-confidence",
-    "motif-dbs",
-    "motif-annotations",
-)
+#: Control-column components whose values make a RunParams (see params_from_form): one per setting the form shows.
+FORM_FIELDS = tuple(setting.component for setting in form_settings())
 
-#: The fields that change which cells and genes a run would use (the genes-detected preview follows them).
-PREVIEW_FIELDS = ("dataset", "tfs", "donors", "cell-types", "n-top-genes", "auc-threshold")
+#: The fields that change which cells and genes a run would use, and the AUC threshold: the genes-detected
+#: preview follows them.
+PREVIEW_FIELDS = (*(setting.component for setting in prepare_settings() if setting.in_form), "auc-threshold")
 
-PREVIEW_LOCK = threading.Lock()
 #: genes-detected previews kept (the least recently used is dropped first)
 PREVIEW_CACHE_SIZE = 16
 _PREVIEWS: OrderedDict[tuple, tuple[np.ndarray, int, float]] = OrderedDict()
@@ -70,51 +48,42 @@ def suggest(columns: list[str], hints: tuple[str, ...]) -> str | None:
 
 
 def params_from_form(config: AppConfig, form: dict) -> RunParams:
-    """RunParams from the control column's values, keyed by component id (paths checked against the data roots)."""
-    if not (form.get("dataset") and form.get("tfs")):
+    """RunParams from the control column's values, keyed by component id (paths checked against the data roots).
+
+    Each setting's value is read as its type (an empty control: its default); a setting that does not apply to
+    the chosen method or pruning mode is left at its default, and the donor column only counts with donors."""
+    if not (form.get("input") and form.get("tfs")):
         raise GridappError("Choose a dataset and a TF list.")
-    gate = gate_of(config)
-    prune = form.get("prune") or "none"
-    donors, cell_types = tuple(form.get("donors") or ()), tuple(form.get("cell-types") or ())
-    method = get_method(str(form.get("method") or DEFAULT_METHOD))
     try:
-        return _run_params(form, gate, method, prune, donors, cell_types)
+        values = {setting.name: setting.from_form(form.get(setting.component)) for setting in form_settings()}
     except (TypeError, ValueError) as err:
         raise GridappError(
             f"A setting of the form has a value of the wrong kind ({err}).", "Correct it, or reload the page."
         ) from err
+    method = get_method(values["method"])
+    for setting in form_settings():
+        idle = (setting.method_option and setting.name not in method.options) or (
+            setting.prune_mode not in (None, values["prune"])
+        )
+        if idle:
+            values[setting.name] = setting.default
+    if not values["donors"]:
+        values["donor_key"] = None
+    return RunParams(**_gated(values, gate_of(config)))
 
 
-def _run_params(form: dict, gate: FileGate, method, prune: str, donors: tuple, cell_types: tuple) -> RunParams:
-    return RunParams(
-        input=str(gate.dataset(form["dataset"])),
-        tfs=str(gate.file(form["tfs"], "TF list")),
-        donor_key=form.get("donor-key") if donors else None,
-        donors=donors,
-        cell_type_key=form.get("celltype-key"),
-        cell_types=cell_types,
-        method=method.id,
-        target_layer=form.get("target-layer") if "target_layer" in method.options else None,
-        tf_layer=form.get("tf-layer") if "tf_layer" in method.options else None,
-        fdr=float(form.get("fdr") or 0.05),
-        train_prior=str(gate.file(form["train-prior"], "training prior"))
-        if "train_prior" in method.options and form.get("train-prior")
-        else None,
-        seed=int(form.get("seed") or 0),
-        runs=int(form.get("runs-count") or 1),
-        min_occurrence=float(form.get("min-occurrence") or 0.8),
-        n_top_genes=int(form.get("n-top-genes") or 3000),
-        auc_threshold=form.get("auc-threshold") or None,
-        prune=prune,
-        prior=str(gate.file(form.get("prior"), "prior")) if prune == "prior" and form.get("prior") else None,
-        prior_confidence=tuple(form.get("prior-confidence") or ()) if prune == "prior" else (),
-        motif_dbs=tuple(map(str, gate.files(form.get("motif-dbs") or [], "motif database")))
-        if prune == "cistarget"
-        else (),
-        motif_annotations=str(gate.file(form.get("motif-annotations"), "motif annotation table"))
-        if prune == "cistarget" and form.get("motif-annotations")
-        else None,
-    )
+def _gated(values: dict, gate: FileGate) -> dict:
+    """``values`` with every file setting's path checked by ``gate`` (inside the data roots, a regular file of
+    an acceptable size) and resolved."""
+    for setting in form_settings():
+        value = values[setting.name]
+        if setting.kind == "file" and value:
+            values[setting.name] = str(
+                gate.dataset(value) if setting.name == "input" else gate.file(value, setting.label)
+            )
+        elif setting.kind == "files":
+            values[setting.name] = tuple(map(str, gate.files(value, setting.label)))
+    return values
 
 
 def detected_outputs(params: RunParams, limits: JobLimits = NO_LIMITS) -> go.Figure:
@@ -127,18 +96,15 @@ def detected_outputs(params: RunParams, limits: JobLimits = NO_LIMITS) -> go.Fig
 def preview_key(params: RunParams, limits: JobLimits) -> tuple:
     """What the genes-detected preview depends on: the dataset and TF list files as they are now (path, size,
     modification time), the settings :func:`~gridapp.jobs.pipeline.prepare` reads, and the limits."""
-    files = [Path(params.input), Path(params.tfs)]
-    stamps = [
-        (str(path), path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else str(path) for path in files
-    ]
-    return (*stamps, *(getattr(params, name) for name in PREPARE_FIELDS), limits)
+    versions = [file_version(path) if Path(path).is_file() else path for path in (params.input, params.tfs)]
+    return (*versions, *(getattr(params, name) for name in PREPARE_FIELDS), limits)
 
 
 def _genes_detected_per_cell(params: RunParams, limits: JobLimits) -> tuple[np.ndarray, int, float]:
     """Genes detected per cell, the number of genes, and the AUC threshold chosen from them: computed once per
     :func:`preview_key` (the :data:`PREVIEW_CACHE_SIZE` most recent are kept)."""
     key = preview_key(params, limits)
-    with PREVIEW_LOCK:  # numba's fork-safe workqueue layer must not run kernels from two threads at once
+    with KERNELS_LOCK:  # not beside the server's warm-up, nor another preview
         if key not in _PREVIEWS:
             adata, _, _ = prepare(params, notes=[], limits=limits)
             _PREVIEWS[key] = (np.asarray((adata.X > 0).sum(axis=1)).ravel(), adata.n_vars, choose_auc_threshold(adata))
@@ -200,12 +166,12 @@ def _register_fields(app: Dash, config: AppConfig) -> None:
     @app.callback(
         Output("donor-key", "options"),
         Output("donor-key", "value"),
-        Output("celltype-key", "options"),
-        Output("celltype-key", "value"),
+        Output("cell-type-key", "options"),
+        Output("cell-type-key", "value"),
         Output("target-layer", "options"),
         Output("tf-layer", "options"),
         Output("message", "children", allow_duplicate=True),
-        Input("dataset", "value"),
+        Input("input", "value"),
         prevent_initial_call="initial_duplicate",
     )
     def choose_dataset(dataset):
@@ -221,13 +187,13 @@ def _register_fields(app: Dash, config: AppConfig) -> None:
 
     @app.callback(Output("layer-fields", "hidden"), Output("train-fields", "hidden"), Input("method", "value"))
     def show_method_fields(method):
-        options = get_method(method or DEFAULT_METHOD).options
+        options = get_method(method or BY_NAME["method"].default).options
         return "target_layer" not in options, "train_prior" not in options
 
-    for key_id, values_id in (("donor-key", "donors"), ("celltype-key", "cell-types")):
+    for key_id, values_id in (("donor-key", "donors"), ("cell-type-key", "cell-types")):
 
         @app.callback(
-            Output(values_id, "options"), Output(values_id, "value"), Input(key_id, "value"), State("dataset", "value")
+            Output(values_id, "options"), Output(values_id, "value"), Input(key_id, "value"), State("input", "value")
         )
         def choose_column(column, dataset):
             if not (column and dataset):
@@ -243,8 +209,8 @@ def _register_fields(app: Dash, config: AppConfig) -> None:
         Input("donors", "value"),
         Input("cell-types", "value"),
         State("donor-key", "value"),
-        State("celltype-key", "value"),
-        State("dataset", "value"),
+        State("cell-type-key", "value"),
+        State("input", "value"),
     )
     def show_cell_count(donors, cell_types, donor_key, celltype_key, dataset):
         if not dataset:
@@ -265,12 +231,12 @@ def _register_upload_and_preview(app: Dash, config: AppConfig) -> None:
     """An upload joining the dataset list, and the genes-detected preview."""
 
     @app.callback(
-        Output("dataset", "options"),
-        Output("dataset", "value"),
+        Output("input", "options"),
+        Output("input", "value"),
         Output("message", "children", allow_duplicate=True),
         Input("upload", "contents"),
         State("upload", "filename"),
-        State("dataset", "options"),
+        State("input", "options"),
         prevent_initial_call=True,
     )
     def receive_upload(contents, filename, options):
@@ -284,10 +250,9 @@ def _register_upload_and_preview(app: Dash, config: AppConfig) -> None:
     @app.callback(
         Output("genes-detected", "figure"),
         *[Input(field, "value") for field in PREVIEW_FIELDS],
-        *[State(field, "value") for field in ("donor-key", "celltype-key")],
     )
     def show_genes_detected(*values):
-        form = dict(zip((*PREVIEW_FIELDS, "donor-key", "celltype-key"), values))
+        form = dict(zip(PREVIEW_FIELDS, values))
         try:
             return detected_outputs(params_from_form(config, {**form, "prune": "none"}), config.limits)
         except GridappError as err:

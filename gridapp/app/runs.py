@@ -15,9 +15,6 @@ from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import STEPS
 from gridapp.jobs.runner import launch
 
-#: status lines of a job still on its way
-IN_PROGRESS = ("step ", "Queued")
-
 QUEUED = "Queued: starting the job …"
 #: how often the page asks a background job for its progress and result (Dash's default: 1,000 ms)
 JOB_POLL_MS = 400
@@ -28,7 +25,7 @@ JOB_LOST = (
 )
 
 
-def job_verdict(state: str, started: bool, status: str | None, launch_disabled: bool | None) -> str:
+def job_verdict(state: str, started: bool, ended: bool, launch_disabled: bool | None) -> str:
     """What the job watcher makes of a launched run.
 
     Parameters
@@ -37,21 +34,21 @@ def job_verdict(state: str, started: bool, status: str | None, launch_disabled: 
         The result's :meth:`~gridapp.jobs.cache.ResultCache.state`: ``done``, ``running`` or ``idle``.
     started
         Whether the watcher has seen it running before.
-    status
-        The status line now (progress text while the job is on).
+    ended
+        Whether the launch has ended on the page: its job answered (a result, a failure, the cache) or the
+        user cancelled it (the ``job-end`` store holds this launch).
     launch_disabled
         Whether the Launch button is still disabled (Dash re-enables it when it sees the job end).
 
     Returns
     -------
     ``running``, ``waiting`` (queued, not started), ``lost`` (it stopped without storing a result and
-    without saying why: its process or worker died) or ``over`` (stored, failed with a message, or
-    cancelled: nothing left to watch).
+    without saying why: its process or worker died) or ``over`` (stored, answered or cancelled: nothing
+    left to watch).
     """
     if state == "running":
         return "running"
-    in_progress = bool(status) and str(status).startswith(IN_PROGRESS)
-    if state == "done" or not in_progress:
+    if state == "done" or ended:
         return "over"
     return "lost" if started or not launch_disabled else "waiting"
 
@@ -91,11 +88,12 @@ def say_on_click(app: Dash, button: str, status: str, progress: str, note: str) 
 def register(app: Dash, config: AppConfig) -> None:
     """Attach the callbacks of a run: launch, cancel and watch its job; open a cached run or a pySCENIC output."""
     _register_launch(app, config)
+    _register_watch(app, config)
     _register_opening(app, config)
 
 
 def _register_launch(app: Dash, config: AppConfig) -> None:
-    """Launch (a background job), Cancel, and the watcher that tells a lost job from a queued one."""
+    """Launch (a background job) and Cancel."""
     cache = config.cache
 
     def form_params(values: tuple) -> RunParams:
@@ -105,18 +103,20 @@ def _register_launch(app: Dash, config: AppConfig) -> None:
     @app.callback(
         Output("result-key", "data"),
         Output("status", "children"),
-        Output("runs", "options"),
+        Output("cached-runs", "options"),
+        Output("job-end", "data"),
         Input("launch", "n_clicks"),
         *[State(field, "value") for field in FORM_FIELDS],
         progress=[Output("progress", "value"), Output("status", "children"), Output("job-key", "data")],
         **background_job("launch", "cancel"),
     )
     def launch_run(set_progress, n_clicks, *values):
+        ended = {"launch": n_clicks}
         try:
             params = form_params(values)
             job = {"launch": n_clicks, "key": cache.key(params)}  # hashed here, in the job, never in a request
             if job["key"] in cache:
-                return job["key"], f"Opened from cache (computed {computed_on(cache, job['key'])}).", no_update
+                return job["key"], f"Opened from cache (computed {computed_on(cache, job['key'])}).", no_update, ended
             key = launch(
                 params,
                 cache,
@@ -124,10 +124,24 @@ def _register_launch(app: Dash, config: AppConfig) -> None:
                 progress=lambda i, n, name: set_progress((str(i), f"step {i + 1}/{n}: {name} …", job)),
             )
         except GridappError as err:
-            return no_update, f"Run failed: {in_page_words(err)}", no_update
-        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config)
+            return no_update, f"Run failed: {in_page_words(err)}", no_update, ended
+        return key, f"Done: {len(STEPS)}/{len(STEPS)} steps.", run_options(config), ended
 
     say_on_click(app, "cancel", "status", "progress", "Cancelled: nothing was stored; earlier results are unchanged.")
+
+
+def _register_watch(app: Dash, config: AppConfig) -> None:
+    """The job watcher: a launch is queued, running, over (answered or cancelled) or lost (its process died)."""
+    cache = config.cache
+
+    @app.callback(
+        Output("job-end", "data", allow_duplicate=True),
+        Input("cancel", "n_clicks"),
+        State("launched", "data"),
+        prevent_initial_call=True,
+    )
+    def end_on_cancel(_, launched):
+        return {"launch": launched.get("launch")} if isinstance(launched, dict) else no_update
 
     @app.callback(
         Output("launched", "data"),
@@ -150,15 +164,17 @@ def _register_launch(app: Dash, config: AppConfig) -> None:
         Input("job-watch", "n_intervals"),
         State("launched", "data"),
         State("job-key", "data"),
-        State("status", "children"),
+        State("job-end", "data"),
         State("launch", "disabled"),
         prevent_initial_call=True,
     )
-    def watch_job(_, launched, job, status, launch_disabled):
+    def watch_job(_, launched, job, end, launch_disabled):
         if not isinstance(launched, dict):
             return None, True, no_update, no_update, no_update
-        key = job.get("key") if isinstance(job, dict) and job.get("launch") == launched.get("launch") else None
-        verdict = job_verdict(cache.state(key), bool(launched.get("started")), status, launch_disabled)
+        this_launch = launched.get("launch")
+        key = job.get("key") if isinstance(job, dict) and job.get("launch") == this_launch else None
+        ended = isinstance(end, dict) and end.get("launch") == this_launch
+        verdict = job_verdict(cache.state(key), bool(launched.get("started")), ended, launch_disabled)
         if verdict == "running":
             return {**launched, "started": True}, False, no_update, no_update, no_update
         if verdict == "waiting":
@@ -174,7 +190,7 @@ def _register_opening(app: Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("result-key", "data", allow_duplicate=True),
-        Output("runs", "options", allow_duplicate=True),
+        Output("cached-runs", "options", allow_duplicate=True),
         Output("message", "children", allow_duplicate=True),
         Input("open-output", "n_clicks"),
         State("pyscenic-folder", "value"),
@@ -193,7 +209,9 @@ def _register_opening(app: Dash, config: AppConfig) -> None:
             return no_update, no_update, f"Cannot open that output: {in_page_words(err)}"
         return key, run_options(config), ""
 
-    @app.callback(Output("result-key", "data", allow_duplicate=True), Input("runs", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("result-key", "data", allow_duplicate=True), Input("cached-runs", "value"), prevent_initial_call=True
+    )
     def open_run(key):
         return key or no_update
 

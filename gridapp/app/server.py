@@ -19,7 +19,8 @@ from gridapp.app.access import COOKIE_AGE, SPACE_COOKIE, Access, new_space_cooki
 from gridapp.app.config import AppConfig, roots_of
 from gridapp.app.forkgate import GATE
 from gridapp.app.form import CELLTYPE_HINTS, params_from_form, suggest
-from gridapp.app.layout import benchmark_page, compare_views, controls, views
+from gridapp.app.layout import controls
+from gridapp.app.pages import benchmark_page, compare_views, views
 from gridapp.app.queue import celery_of, job_manager
 from gridapp.app.words import report_error, run_options
 from gridapp.core.beeline import dataset_ids
@@ -77,9 +78,9 @@ def first_run(config: AppConfig) -> RunParams | None:
         return None
     columns = list(category_columns(obs_table(Path(first))))
     form = {
-        "dataset": first,
+        "input": first,
         "tfs": choices["tf_lists"][0]["value"],
-        "celltype-key": suggest(columns, CELLTYPE_HINTS),
+        "cell-type-key": suggest(columns, CELLTYPE_HINTS),
         "prune": "prior" if choices["priors"] else "none",
         "prior": choices["priors"][0]["value"] if choices["priors"] else None,
     }
@@ -150,7 +151,8 @@ def create_app(
     max_job_minutes
         A job (Explore run, comparison, benchmark) still computing after this long is stopped.
     dask_scheduler
-        Address of a Dask scheduler for GRN inference; a local cluster per job when ``None``.
+        Address of a Dask scheduler for GRN inference; when ``None``, the worker pool (``warm``) or a local
+        cluster per job.
     beeline_root
         The BEELINE benchmark folder the Benchmark page scores methods on (read, never served).
     jobs
@@ -172,6 +174,7 @@ def create_app(
     local_jobs = isinstance(jobs, DiskcacheManager)  # forked from this process (not Celery workers)
     if warm and local_jobs:
         threading.Thread(target=_warm_up, name="gridapp-warm-up", daemon=True).start()
+    pool = WorkerPool(niceness=JOB_NICENESS).start() if warm and local_jobs and not dask_scheduler else None
     config = AppConfig(
         data_roots=tuple(Path(root).resolve() for root in data_roots),
         cache=ResultCache(cache_dir / "results"),
@@ -179,15 +182,7 @@ def create_app(
         max_upload_mb=max_upload_mb,
         max_file_mb=max_file_mb,
         max_dataset_mb=max_dataset_mb or 10 * max_upload_mb,
-        door=JobDoor(
-            slots=cache_dir / "results" / ".slots",
-            max_jobs=max_jobs,
-            niceness=JOB_NICENESS,
-            limits=limits,
-            max_seconds=max_job_minutes * 60 if max_job_minutes else None,
-            dask_scheduler=dask_scheduler,
-            pool=WorkerPool(niceness=JOB_NICENESS).start() if warm and local_jobs and not dask_scheduler else None,
-        ),
+        door=_door(cache_dir, max_jobs, limits, max_job_minutes, dask_scheduler, pool),
         access=access or Access(),
         beeline_root=Path(beeline_root) if beeline_root else None,
         bench_dir=cache_dir / "benchmarks",
@@ -207,40 +202,7 @@ def create_app(
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers' language
 
-    def layout() -> html.Div:
-        choices = form_choices(roots_of(config))
-        runs = run_options(config)  # newest first: the page opens on the most recent result
-        explore = html.Div(
-            [
-                controls(**choices, runs=runs, max_upload_mb=config.max_upload_mb),
-                views(choices["priors"], result_key=runs[0]["value"] if runs else None),
-                compare_views(),
-            ],
-            id="explore-page",
-            className="page",
-        )
-        sets, note = _beeline_sets(config.beeline_root)
-        return html.Div(
-            [
-                html.Nav(
-                    [
-                        html.Span("gridapp", className="brand"),
-                        dcc.RadioItems(
-                            id="page",
-                            options=["Explore", "Compare", "Benchmark"],
-                            value="Explore",
-                            inline=True,
-                            className="tabs",
-                        ),
-                    ],
-                    className="nav",
-                ),
-                explore,
-                html.Div(benchmark_page(sets, note), id="benchmark-page", className="page", hidden=True),
-            ]
-        )
-
-    app.layout = layout
+    app.layout = lambda: page(config)
     form.register(app, config)
     runs.register(app, config)
     explore.register(app, config)
@@ -251,6 +213,62 @@ def create_app(
     app.server.wsgi_app = config.access.middleware(GATE.install().middleware(app.server.wsgi_app))
     app.server.add_url_rule("/healthz", "healthz", lambda: _health(config, jobs))
     return app
+
+
+def page(config: AppConfig) -> html.Div:
+    """The whole page as ``config``'s server shows it now: the control column, the Explore and Compare views
+    (opening on the most recent result) and the Benchmark page."""
+    choices = form_choices(roots_of(config))
+    runs = run_options(config)  # newest first: the page opens on the most recent result
+    explore = html.Div(
+        [
+            controls(**choices, runs=runs, max_upload_mb=config.max_upload_mb),
+            views(choices["priors"], result_key=runs[0]["value"] if runs else None),
+            compare_views(),
+        ],
+        id="explore-page",
+        className="page",
+    )
+    sets, note = _beeline_sets(config.beeline_root)
+    return html.Div(
+        [
+            html.Nav(
+                [
+                    html.Span("gridapp", className="brand"),
+                    dcc.RadioItems(
+                        id="page",
+                        options=["Explore", "Compare", "Benchmark"],
+                        value="Explore",
+                        inline=True,
+                        className="tabs",
+                    ),
+                ],
+                className="nav",
+            ),
+            explore,
+            html.Div(benchmark_page(sets, note), id="benchmark-page", className="page", hidden=True),
+        ]
+    )
+
+
+def _door(
+    cache_dir: Path,
+    max_jobs: int | None,
+    limits: JobLimits,
+    max_job_minutes: float | None,
+    dask_scheduler: str | None,
+    pool: WorkerPool | None,
+) -> JobDoor:
+    """The door every job of this server goes through: slots under the cache, limits, time limit, Dask."""
+    return JobDoor(
+        slots=cache_dir / "results" / ".slots",
+        max_jobs=max_jobs,
+        niceness=JOB_NICENESS,
+        limits=limits,
+        max_seconds=max_job_minutes * 60 if max_job_minutes else None,
+        dask_scheduler=dask_scheduler,
+        pool=pool,
+    )
 
 
 def _warm_up() -> None:

@@ -15,22 +15,19 @@ from dash.dash_table.Format import Format, Scheme
 from gridapp.app.config import AppConfig, caller_space
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
+from gridapp.jobs.settings import SETTINGS
 
 logger = logging.getLogger(__name__)
 
-#: command-line options that messages of the core and jobs layers name, and the controls that set them on the page
+#: command-line options that messages of the core and jobs layers name, and the controls that set them on the page:
+#: each setting's flag (with its metavar) as its label, then the options that are not settings
 PAGE_WORDS = (
-    (r"--motif-db FILE \[FILE \.\.\.\]", "'Ranking databases'"),
-    (r"--motif-annotations FILE", "'Motif annotations'"),
-    (r"--train-prior FILE", "a 'Training prior'"),
-    (r"--prior FILE", "a 'Prior network'"),
-    (r"--prior-confidence", "'DoRothEA confidence'"),
-    (r"--train-prior", "'Training prior'"),
-    (r"--min-occurrence", "'Min occurrence'"),
-    (r"--n-top-genes", "'Top genes'"),
-    (r"--auc-threshold", "'AUC threshold'"),
-    (r"--runs", "'Runs'"),
-    (r"--no-prune", "pruning 'none'"),
+    *(
+        (rf"{re.escape(setting.flag)}(?: FILE(?: \[FILE \.\.\.\])?| COLUMN)?(?![\w-])", f"'{setting.label}'")
+        for setting in sorted(SETTINGS, key=lambda setting: -len(setting.flag))
+        if setting.name not in ("method", "gene_symbols", "prune")
+    ),
+    (r"--prune (\w+)", r"pruning '\1'"),
     (r"--method (\w+)", r"the method \1"),
     (r"--split (\S+)", r"'Pairs scored' \1"),
     (r"--seeds", "'Seeds'"),

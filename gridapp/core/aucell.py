@@ -97,7 +97,7 @@ def aucell(
     ``adata.uns['aucell']`` (``regulons``, ``auc_threshold``, ``seed``).
     """
     if not regulons:
-        raise GridappError("There are no regulons to score.", "Loosen pruning or use --no-prune.")
+        raise GridappError("There are no regulons to score.", "Loosen pruning or use --prune none.")
     threshold = choose_auc_threshold(adata) if auc_threshold is None else auc_threshold
     if not 0 < threshold <= 1:
         raise GridappError(f"auc_threshold must lie in (0, 1], got {threshold}.")

@@ -46,7 +46,7 @@ def open_ranking_db(path: str | Path, *, cache_dir: str | Path) -> FeatherRankin
     """
     path = Path(path)
     if not path.is_file():
-        raise GridappError(f"{path}: no such motif ranking database.", "Check the --motif-db path.")
+        raise GridappError(f"{path}: no such motif ranking database.", "Check the --motif-dbs path.")
     name = path.name.split(".")[0]
     if path.name.endswith(CTXCORE_SUFFIX) and _feather_version(path) == 2:
         return FeatherRankingDatabase(str(path), name=name)

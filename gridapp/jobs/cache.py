@@ -30,7 +30,7 @@ from gridapp.core.export import REGULON_TARGETS
 from gridapp.core.motifs import read_enriched_motifs
 from gridapp.core.regulons import regulons_from_table
 from gridapp.jobs.imports import check_paths, import_key, read_pyscenic_output
-from gridapp.jobs.params import RunParams, file_fingerprint
+from gridapp.jobs.params import RunParams, file_fingerprint, file_version, known_fingerprint
 from gridapp.jobs.pipeline import Result, write_outputs
 
 ADJACENCIES = "adjacencies.parquet"
@@ -66,7 +66,7 @@ class ResultCache:
 
     def key(self, params: RunParams) -> str:
         """The cache key of ``params`` (input fingerprint + parameters + code version)."""
-        return params.cache_key(_fingerprint(params.input, *_identity(params.input)))
+        return params.cache_key(known_fingerprint(params.input))
 
     def path(self, key: str) -> Path:
         """Folder of the result stored under ``key`` (may not exist)."""
@@ -85,7 +85,7 @@ class ResultCache:
         again after the computation: a result computed while the file was replaced is not stored, so a key
         always names a result of the bytes it was computed from.
         """
-        identity = _identity(params.input)
+        version = file_version(params.input)
         key = self.key(params)
         with self._lock(key):
             if key not in self:
@@ -93,7 +93,7 @@ class ResultCache:
                     shutil.rmtree(stale, ignore_errors=True)
                 started = time.time()
                 result = compute(params)
-                if _identity(params.input) != identity:
+                if file_version(params.input) != version:
                     raise GridappError(
                         f"{Path(params.input).name}: the file changed while the job ran; nothing was stored.",
                         "Launch again to compute on the file as it is now.",
@@ -170,7 +170,7 @@ class ResultCache:
         same arguments) and return its key (:func:`~gridapp.jobs.imports.import_key`: the content of the folder
         and of the expression file, hashed once per version of the file, and the cell-type column)."""
         check_paths(folder, expression)
-        dataset = _fingerprint(str(expression), *_identity(expression)) if expression else None
+        dataset = known_fingerprint(expression) if expression else None
         key = import_key(file_fingerprint(folder), dataset, cell_type_key)
         with self._lock(key):
             if key not in self:
@@ -249,15 +249,3 @@ def _load(path: Path) -> StoredResult:
 def is_key(key: object) -> bool:
     """Whether ``key`` has the form of a result's content key (32 lower-case hex digits)."""
     return isinstance(key, str) and RESULT_KEY.fullmatch(key) is not None
-
-
-def _identity(path: str | Path) -> tuple[int, int, int, int]:
-    """What tells one version of a file from another without reading it: device, inode, size, mtime."""
-    info = Path(path).stat()
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
-
-
-@lru_cache(maxsize=64)
-def _fingerprint(path: str, *_identity: int) -> str:
-    """File fingerprint, memoised per (path, identity): hashing a large file once."""
-    return file_fingerprint(path)

@@ -13,6 +13,7 @@ import pandas as pd
 from gridapp.core.errors import GridappError
 from gridapp.core.io import read_dataset
 from gridapp.jobs.gate import FileGate
+from gridapp.jobs.params import file_version
 
 DATA_SUFFIXES = (".h5ad", ".loom", ".h5", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 #: obs columns with more distinct values than this are not offered as donor / cell-type columns.
@@ -44,12 +45,12 @@ def obs_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         return read_dataset(path)[0].obs  # says what is wrong with the path
-    stat = path.stat()
-    return _read_obs(path, stat.st_mtime_ns, stat.st_size)
+    return _read_obs(file_version(path))
 
 
 @lru_cache(maxsize=16)
-def _read_obs(path: Path, _mtime_ns: int, _size: int) -> pd.DataFrame:
+def _read_obs(version: tuple) -> pd.DataFrame:
+    path = Path(version[0])
     if path.suffix == ".h5ad":
         try:
             with h5py.File(path, "r") as handle:
@@ -65,12 +66,12 @@ def layer_names(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         return list(read_dataset(path)[0].layers)
-    stat = path.stat()
-    return _read_layer_names(path, stat.st_mtime_ns, stat.st_size)
+    return _read_layer_names(file_version(path))
 
 
 @lru_cache(maxsize=16)
-def _read_layer_names(path: Path, _mtime_ns: int, _size: int) -> list[str]:
+def _read_layer_names(version: tuple) -> list[str]:
+    path = Path(version[0])
     if path.suffix == ".h5ad":
         try:
             with h5py.File(path, "r") as handle:

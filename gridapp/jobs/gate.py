@@ -25,6 +25,7 @@ from pathlib import Path
 from gridapp.core.atomic import write_atomically
 from gridapp.core.errors import GridappError
 from gridapp.core.io import expanded_bytes
+from gridapp.jobs.params import file_version
 
 #: longest file name an upload is stored under (extension kept)
 MAX_NAME = 80
@@ -94,8 +95,7 @@ class FileGate:
         (told from its metadata, so a decompression bomb is refused before it is loaded)."""
         resolved = self.file(path, "dataset")
         if self.max_dataset_bytes is not None:
-            info = resolved.stat()
-            size = _expanded(resolved, info.st_mtime_ns, info.st_size, self.max_dataset_bytes)
+            size = _expanded(file_version(resolved), self.max_dataset_bytes)
             if size > self.max_dataset_bytes:
                 raise GridappError(
                     f"{resolved.name}: unpacks to {size / 2**20:,.0f} MB or more in memory, over this server's "
@@ -179,6 +179,7 @@ def store_upload(space: Path, filename: str, payload: bytes, validate: Callable[
 
 
 @lru_cache(maxsize=64)
-def _expanded(path: Path, _mtime_ns: int, _size: int, cap: int) -> int:
-    """:func:`expanded_bytes`, memoised per file version (the dashboard asks on every form change)."""
-    return expanded_bytes(path, cap)
+def _expanded(version: tuple, cap: int) -> int:
+    """:func:`expanded_bytes`, memoised per :func:`~gridapp.jobs.params.file_version` (the dashboard asks on
+    every form change)."""
+    return expanded_bytes(Path(version[0]), cap)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, make_dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from gridapp import __version__
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method
-from gridapp.core.methods.registry import DEFAULT_METHOD
+from gridapp.jobs.settings import SETTINGS, Setting
 
-PRUNE_MODES = ("cistarget", "prior", "none")
 #: where a server caches its results unless told otherwise (``--cache-dir``, ``GRIDAPP_CACHE_DIR``)
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
 #: the BEELINE folder a benchmark reads (``GRIDAPP_BEELINE``, else beside the checkout in ``shared/data``)
@@ -28,118 +28,42 @@ DEMO_DIR = DATA_DIR / "demo"
 TF_LISTS = {"human": DATA_DIR / "tfs" / "allTFs_hg38.txt", "mouse": DATA_DIR / "tfs" / "allTFs_mm.txt"}
 
 
-@dataclass(frozen=True)
-class RunParams:
-    """Everything that determines a pipeline result (and nothing about where it runs).
-
-    Attributes
-    ----------
-    input
-        Expression file (h5ad, loom, 10x, CSV/TSV).
-    tfs
-        TF list, one symbol per line.
-    gene_symbols
-        ``var`` column of gene symbols (auto-detected when ``None``).
-    donor_key, donors, cell_type_key, cell_types, group_key, groups
-        The cell subset (all cells when empty): donors, cell types and another grouping (a condition).
-    n_top_genes, min_cells_fraction
-        Gene set: highly variable genes ∪ TFs, detected in at least this fraction of cells.
-    method, seed
-        GRN inference method id (see :data:`gridapp.core.methods.METHODS`) and its seed.
-    target_layer, tf_layer
-        Layers a method with these options (``lasso``) regresses (new / unspliced RNA) and regresses on
-        (total / spliced); ``X`` when ``None``.
-    train_prior
-        Link table a supervised method (``deepdrim``, ``scgreat``) learns from: its pairs present in the
-        data are the positives, same-TF non-links the negatives.
-    runs, min_occurrence
-        Inference runs (seeds ``seed .. seed + runs - 1``) and the fraction of them an edge or a
-        regulon must occur in to enter the consensus (``runs > 1``).
-    prune
-        ``cistarget``, ``prior`` or ``none``.
-    motif_dbs, motif_annotations
-        cisTarget ranking databases and motif annotations (``prune="cistarget"``).
-    prior, prior_confidence
-        Prior network file and DoRothEA confidence levels to keep (``prune="prior"``). A signed method
-        (``lasso``) uses the prior as sci-fate uses ChIP-seq targets: a TF is kept when its targets are
-        enriched in the prior's (Fisher's exact test, Benjamini–Hochberg below ``fdr``).
-    auc_threshold
-        AUCell ranking cut-off; chosen from the data when ``None``.
-    """
-
-    input: str
-    tfs: str
-    gene_symbols: str | None = None
-    donor_key: str | None = None
-    donors: tuple[str, ...] = ()
-    cell_type_key: str | None = None
-    cell_types: tuple[str, ...] = ()
-    group_key: str | None = None
-    groups: tuple[str, ...] = ()
-    n_top_genes: int = 3000
-    min_cells_fraction: float = 0.01
-    method: str = DEFAULT_METHOD
-    seed: int = 0
-    target_layer: str | None = None
-    tf_layer: str | None = None
-    train_prior: str | None = None
-    runs: int = 1
-    min_occurrence: float = 0.8
-    prune: str = "none"
-    motif_dbs: tuple[str, ...] = ()
-    motif_annotations: str | None = None
-    prior: str | None = None
-    prior_confidence: tuple[str, ...] = field(default=())
-    fdr: float = 0.05
-    auc_threshold: float | None = None
+class _RunParamsMethods:
+    """What every :class:`RunParams` can do; its fields come from :data:`~gridapp.jobs.settings.SETTINGS`."""
 
     def __post_init__(self) -> None:
-        if self.prune not in PRUNE_MODES:
-            raise GridappError(f"Unknown pruning mode {self.prune!r}.", f"Choose one of {PRUNE_MODES}.")
+        for setting in SETTINGS:
+            setting.check(getattr(self, setting.name))
         if self.prune == "cistarget" and not (self.motif_dbs and self.motif_annotations):
             raise GridappError(
                 "cisTarget pruning needs ranking databases and motif annotations.",
-                "Give --motif-db FILE [FILE ...] and --motif-annotations FILE.",
+                "Give --motif-dbs FILE [FILE ...] and --motif-annotations FILE.",
             )
         if self.prune == "prior" and not self.prior:
             raise GridappError("Prior pruning needs a prior network.", "Give --prior FILE.")
-        if self.runs < 1 or not 0 < self.min_occurrence <= 1:
-            raise GridappError(
-                f"--runs must be ≥ 1 and --min-occurrence in (0, 1], got {self.runs} and {self.min_occurrence}.",
-                "Give --runs 1 for a single run, or more with a --min-occurrence share such as 0.8.",
-            )
+        for setting in SETTINGS:
+            if setting.prune_mode and getattr(self, setting.name) and setting.prune_mode != self.prune:
+                raise GridappError(
+                    f"{setting.flag} is for --prune {setting.prune_mode}, not --prune {self.prune}.",
+                    f"Give --prune {setting.prune_mode}, or leave {setting.flag} out.",
+                )
         method = get_method(self.method)
-        layers = [name for name in ("target_layer", "tf_layer") if getattr(self, name)]
-        if set(layers) - set(method.options):
-            raise GridappError(
-                f"--{layers[0].replace('_', '-')} applies to methods that regress layers, not {self.method!r}.",
-                "Use --method lasso, or leave the layer options out.",
-            )
+        for setting in SETTINGS:
+            if setting.method_option and getattr(self, setting.name) and setting.name not in method.options:
+                takers = setting.methods()
+                raise GridappError(
+                    f"{setting.flag} applies to {' and '.join(takers)}, not {self.method!r}.",
+                    f"Use --method {' or '.join(takers)}, or leave {setting.flag} out.",
+                )
         if method.supervised and not self.train_prior:
             raise GridappError(
                 f"{self.method!r} learns from known links and needs a training prior.",
                 "Give --train-prior FILE (DoRothEA, CollecTRI, TRRUST or a ChIP-seq link table).",
             )
-        if self.train_prior and "train_prior" not in method.options:
-            raise GridappError(
-                f"--train-prior applies to supervised methods, not {self.method!r}.",
-                "Use --method deepdrim or scgreat, or leave --train-prior out.",
-            )
         if method.signed and self.prune == "cistarget":
             raise GridappError(
                 f"{self.method!r} gives signed links, not co-expression modules for cisTarget.",
-                "Use --prior FILE (enrichment filter) or --no-prune.",
-            )
-        if self.n_top_genes < 1:
-            raise GridappError(
-                f"--n-top-genes must be positive, got {self.n_top_genes}.",
-                "Give the number of highly variable genes to keep besides the TFs, or leave it out for the default.",
-            )
-        if self.auc_threshold is not None and not 0 < self.auc_threshold <= 1:
-            raise GridappError(
-                f"--auc-threshold must be in (0, 1], got {self.auc_threshold}.",
-                "It is the share of each cell's top-ranked genes AUCell scores (e.g. 0.05); "
-                "leave it out to choose it from the data.",
+                "Use --prune prior with --prior FILE (enrichment filter), or --prune none.",
             )
 
     @classmethod
@@ -193,19 +117,67 @@ class RunParams:
 
         File paths are replaced by the fingerprint of their content, so moving a file keeps the key.
         """
-        params = self.to_dict()
-        for name in ("tfs", "prior", "motif_annotations"):
-            if params[name]:
-                params[name] = file_fingerprint(params[name])
-        params["motif_dbs"] = [file_fingerprint(path) for path in params["motif_dbs"]]
-        params["input"] = fingerprint
+        params = {**self.to_dict(), "input": fingerprint}
+        for setting in SETTINGS:
+            if setting.kind == "file" and setting.name != "input" and params[setting.name]:
+                params[setting.name] = file_fingerprint(params[setting.name])
+            elif setting.kind == "files":
+                params[setting.name] = [file_fingerprint(path) for path in params[setting.name]]
         return content_key({"params": params, "version": __version__})
+
+
+def _docstring() -> str:
+    """RunParams' docstring: its attributes are the settings, in their own words."""
+    lines = [
+        "Everything that determines a pipeline result (and nothing about where it runs).",
+        "",
+        "Attributes",
+        "-" * 10,
+    ]
+    for setting in SETTINGS:
+        lines += [setting.name, f"    {setting.label}: {setting.help}."]
+    return "\n".join(lines)
+
+
+def _field(setting: Setting) -> tuple:
+    """A RunParams field of ``setting``: (name, type) when required, else with its default."""
+    kind = setting.python_type if setting.required or setting.default is not None else setting.python_type | None
+    return (setting.name, kind) if setting.required else (setting.name, kind, field(default=setting.default))
+
+
+#: The one object that flows from the CLI or the dashboard to the pipeline, the cache key and ``run.json``: a
+#: frozen dataclass with one field per :data:`~gridapp.jobs.settings.SETTINGS` entry.
+RunParams = make_dataclass(
+    "RunParams",
+    [_field(setting) for setting in SETTINGS],
+    bases=(_RunParamsMethods,),
+    frozen=True,
+    namespace={"__doc__": _docstring(), "__module__": __name__},
+)
 
 
 def content_key(payload: dict) -> str:
     """The one content-address recipe of stored results: the SHA-256 of ``payload`` as sorted JSON (values JSON
     lacks as their text), first 32 hex digits."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def file_version(path: str | Path) -> tuple[str, int, int, int, int]:
+    """What tells one version of a file from another without reading it: path, device, inode, size and
+    modification time. The one key of every memo of a file's content (fingerprints, obs tables, layer names,
+    unpacked sizes, the form's preview)."""
+    info = Path(path).stat()
+    return str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def known_fingerprint(path: str | Path) -> str:
+    """:func:`file_fingerprint`, hashed once per :func:`file_version` (a large dataset is read once)."""
+    return _fingerprint_of(file_version(path))
+
+
+@lru_cache(maxsize=64)
+def _fingerprint_of(version: tuple) -> str:
+    return file_fingerprint(version[0])
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -222,26 +194,7 @@ def file_fingerprint(path: str | Path) -> str:
 
 
 #: RunParams fields in the dashboard's words
-FIELD_WORDS = {
-    "input": "dataset",
-    "tfs": "TF list",
-    "donor_key": "donor column",
-    "cell_type_key": "cell-type column",
-    "cell_types": "cell types",
-    "n_top_genes": "top genes",
-    "runs": "runs",
-    "min_occurrence": "min occurrence",
-    "prune": "pruning",
-    "prior": "prior network",
-    "prior_confidence": "DoRothEA confidence",
-    "motif_dbs": "ranking databases",
-    "motif_annotations": "motif annotations",
-    "auc_threshold": "AUC threshold",
-    "target_layer": "target layer",
-    "tf_layer": "TF layer",
-    "train_prior": "training prior",
-    "fdr": "enrichment FDR",
-}
+FIELD_WORDS = {setting.name: setting.label.lower() for setting in SETTINGS}
 
 
 def _shown(value: object) -> str:

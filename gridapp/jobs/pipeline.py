@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,10 +34,11 @@ from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
 from gridapp.jobs.datasets import obs_table
 from gridapp.jobs.params import RunParams, file_fingerprint
+from gridapp.jobs.settings import PREPARE_STEPS, prepare_settings
 
 logger = logging.getLogger(__name__)
 
-STEPS = ("load", "subset", "genes", "grn", "modules", "prune", "aucell", "embed", "summaries")
+STEPS = (*PREPARE_STEPS, "grn", "modules", "prune", "aucell", "embed", "summaries")
 PACKAGES = (
     "gridapp",
     "pyscenic",
@@ -51,6 +53,10 @@ PACKAGES = (
     "distributed",
 )
 Progress = Callable[[int, int, str], None]
+#: held by a thread of a long-lived process (the dashboard server) while it runs the pipeline's numba kernels:
+#: numba's workqueue threading layer (the fork-safe one) aborts the whole process when two threads use it at
+#: once, so the server's warm-up and the form's genes-detected preview take turns
+KERNELS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -250,7 +256,7 @@ def _run_steps(
             f"No regulon survived {params.prune} pruning of {len(found)} modules"
             + (f" in {params.min_occurrence:.0%} of {len(runs)} runs." if len(runs) > 1 else "."),
             "Try another prior or motif database, more cells, a lower --min-occurrence, "
-            "or --no-prune to inspect the modules.",
+            "or --prune none to inspect the modules.",
         )
     lap("prune")
 
@@ -267,7 +273,26 @@ def _run_steps(
     tables = summaries.celltype_summaries(adata, params.cell_type_key) if params.cell_type_key else {}
     lap("summaries")
 
-    summary = {
+    counts = {"adjacencies": len(adjacencies), "modules": len(found), "regulons": len(found_regulons)}
+    summary = _summary(params, adata, report, coverage, counts, grn_stats, tables, seconds, notes)
+    logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
+    return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def _summary(
+    params: RunParams,
+    adata: ad.AnnData,
+    report: InputReport,
+    coverage: subset.TFCoverage,
+    counts: dict,
+    grn_stats: dict,
+    tables: dict,
+    seconds: dict,
+    notes: list[str],
+) -> dict:
+    """What ``run.json`` says of a run: input, settings, counts, GRN statistics, AUCell threshold, top regulons,
+    seconds per step, notes, package versions."""
+    return {
         "gridapp_version": __version__,
         "input": {
             "path": str(params.input),
@@ -282,9 +307,7 @@ def _run_steps(
             "genes": adata.n_vars,
             "tfs_listed": coverage.n_listed,
             "tfs_in_data": coverage.n_present,
-            "adjacencies": len(adjacencies),
-            "modules": len(found),
-            "regulons": len(found_regulons),
+            **counts,
         },
         "grn": grn_stats,
         "aucell": {
@@ -298,8 +321,6 @@ def _run_steps(
         "packages": {name: _version(name) for name in PACKAGES},
         "python": platform.python_version(),
     }
-    logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
-    return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
 
 
 def warm_up(seed: int = 0) -> None:
@@ -323,7 +344,7 @@ def warm_up(seed: int = 0) -> None:
         )
         for i, tf in enumerate(genes[:3])
     ]
-    with threadpool_limits(1):
+    with KERNELS_LOCK, threadpool_limits(1):
         boosting.warm_up()  # a job with no pool runs the GRN engine in its own threads
         auc = aucell.aucell(adata, found, auc_threshold=0.25, seed=seed, n_threads=1)
         aucell.binarize(adata, seed=seed)
@@ -356,19 +377,7 @@ def _prune_signed(
 
 #: the RunParams fields :func:`prepare` reads (with the files ``input`` and ``tfs`` name): nothing else changes
 #: the cells and genes a run works on
-PREPARE_FIELDS = (
-    "input",
-    "tfs",
-    "gene_symbols",
-    "donor_key",
-    "donors",
-    "cell_type_key",
-    "cell_types",
-    "group_key",
-    "groups",
-    "n_top_genes",
-    "min_cells_fraction",
-)
+PREPARE_FIELDS = tuple(setting.name for setting in prepare_settings())
 
 
 def prepare(

@@ -214,7 +214,7 @@ def test_opening_a_smaller_run_drops_the_selection_and_every_view_follows(server
     assert f"of {cells}" in titles["auc-dist"], titles  # "<regulon>: n of N cells on"
     assert "dropped" in _text(browser, "view-note")
     assert not any(t.startswith("selected (") for t in browser.execute_script(CLUSTERMAP_LABELS))
-    _choose(browser, "runs", big)  # back to run A from the cached runs: its own counts again, still no selection
+    _choose(browser, "cached-runs", big)  # back to run A from the cached runs: its own counts again, still no selection
     _wait(browser, lambda d: all("495 cells" in t for t in _titles(d).values()), 60)
     _choose(browser, "cell-types", "CD14+ Monocytes")  # the form as the next tests expect it
 
@@ -235,7 +235,7 @@ def _cells_shown(info: str) -> int | None:
 
 
 def _run_labels(driver) -> list[str]:
-    driver.find_element(By.ID, "runs").click()
+    driver.find_element(By.ID, "cached-runs").click()
     labels = [o.text for o in _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=option]"))]
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     return labels
@@ -274,7 +274,7 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     _, cache = server
     stored = {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")}
     _type(browser, "seed", "7")
-    _type(browser, "runs-count", "30")  # 30 seeds: the run cannot end before the click on Cancel
+    _type(browser, "runs", "30")  # 30 seeds: the run cannot end before the click on Cancel
     browser.find_element(By.ID, "launch").click()
     _wait(browser, lambda d: "step" in _text(d, "status"), 60)
     browser.find_element(By.ID, "cancel").click()
@@ -282,7 +282,7 @@ def test_cancel_leaves_no_cache_entry(server, browser):
     time.sleep(2)
     assert {p.name for p in (cache / "results").iterdir() if not p.name.startswith(".")} == stored
     assert _text(browser, "status").startswith("Cancelled")
-    _type(browser, "runs-count", "1")
+    _type(browser, "runs", "1")
 
 
 def test_a_run_failing_midway_says_why_and_results_stay(server, browser):
@@ -343,7 +343,7 @@ def test_compare_two_conditions_and_select_a_regulon_on_the_volcano(server, brow
     url, _ = server
     browser.get(url)
     _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
-    _choose(browser, "dataset", "kang2018_muscat_example_sce.h5ad")
+    _choose(browser, "input", "kang2018_muscat_example_sce.h5ad")
     _wait(browser, lambda d: "of 1,556 cells" in _text(d, "cell-count"))
     _choose(browser, "cell-types", "CD14+ Monocytes")
     _choose(browser, "tfs", "allTFs_hg38.txt")
@@ -400,7 +400,7 @@ def test_lasso_on_new_rna_shows_signed_links_and_the_enrichment_table(server, br
     browser.get(url)
     _wait(browser, lambda d: "cells selected" in _text(d, "cell-count"))
     assert not browser.find_element(By.ID, "target-layer").is_displayed()  # the default method reads X only
-    _choose(browser, "dataset", "kang_thinned.h5ad")
+    _choose(browser, "input", "kang_thinned.h5ad")
     _wait(browser, lambda d: "495 of 495 cells" in _text(d, "cell-count"))
     _choose(browser, "method", "LASSO regression")
     _wait(browser, lambda d: d.find_element(By.ID, "target-layer").is_displayed())
@@ -445,7 +445,10 @@ def test_a_supervised_model_trains_on_a_prior_from_the_dashboard(server, browser
     status = _launch_and_wait(browser, 900)  # five models trained at the jobs' low priority: minutes on a busy box
     assert status.startswith("Done"), status
     # the page showed the most recent result before: wait for the new one to open
-    _wait(browser, lambda d: "scgreat" in d.find_element(By.ID, "runs").text and "edges kept" in _text(d, "edge-count"))
+    _wait(
+        browser,
+        lambda d: "scgreat" in d.find_element(By.ID, "cached-runs").text and "edges kept" in _text(d, "edge-count"),
+    )
 
 
 def test_time_to_first_regulons_is_logged(server, browser, capsys):

@@ -84,7 +84,7 @@ def _fill_form(driver, url: str, n_top_genes: str, runs: str = "1") -> None:
     _wait(driver, lambda d: "1,045 of 1,045 cells" in _text(d, "cell-count"))
     _choose(driver, "cell-types", "B cells", "CD14+ Monocytes")
     _type(driver, "n-top-genes", n_top_genes)
-    _type(driver, "runs-count", runs)
+    _type(driver, "runs", runs)
 
 
 def test_two_users_launching_the_same_run_get_it_from_one_computation(stack, site, users):
@@ -127,7 +127,7 @@ def test_a_job_whose_worker_dies_is_reported_failed_and_a_relaunch_succeeds(stac
     status = _wait(driver, lambda d: _text(d, "status").startswith("Failed") and _text(d, "status"), 120)
     assert "earlier results are unchanged" in status
     assert {run.key for run in cache.runs()} == stored and not list(cache.root.glob(".*.partial-*"))
-    _type(driver, "runs-count", "1")
+    _type(driver, "runs", "1")
     status = _launch_and_wait(driver, 400)
     assert status.startswith("Done"), status
 

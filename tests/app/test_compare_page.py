@@ -35,9 +35,9 @@ def _config(tmp_path: Path, limits: JobLimits = NO_LIMITS) -> AppConfig:
 def _form(**changes) -> dict:
     """The control column on the demo data (one donor, four cell types, no group column)."""
     base = {
-        "dataset": str(DATA / "demo" / "kang2018_donor1016.h5ad"),
+        "input": str(DATA / "demo" / "kang2018_donor1016.h5ad"),
         "tfs": str(DATA / "demo" / "tfs_hg38_in_kang.txt"),
-        "celltype-key": "cluster_id",
+        "cell-type-key": "cluster_id",
         "prune": "none",
     }
     return {**base, **changes}

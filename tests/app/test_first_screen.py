@@ -23,7 +23,7 @@ def test_the_first_run_is_the_forms_default_on_the_embedded_demo(tmp_path):
     params = first_run(_config(tmp_path))
     assert params is not None and params.input.endswith("kang2018_donor1016.h5ad")
     assert (params.cell_type_key, params.cell_types, params.donors, params.prune) == ("cluster_id", (), (), "prior")
-    assert params.n_top_genes == 3000 and params.seed == 0  # the form's defaults (gridapp/app/layout.py)
+    assert params.n_top_genes == 3000 and params.seed == 0  # the form's defaults (gridapp/jobs/settings.py)
     elsewhere = tmp_path / "lab"
     elsewhere.mkdir()
     assert first_run(_config(tmp_path, roots=(elsewhere,))) is None  # a lab's own data: nothing computed

@@ -27,7 +27,7 @@ from tests.conftest import PYSCENIC_RESOURCES
 from tests.processes import ROOT
 
 DEMO_SUBSET = [
-    "--celltype-key",
+    "--cell-type-key",
     "cluster_id",
     "--cell-types",
     "CD14+ Monocytes,B cells",
@@ -144,8 +144,8 @@ def test_empty_file(inputs, capsys):
 @pytest.mark.parametrize(
     ("subset", "message"),
     [
-        (["--donor-key", "patient", "--donor", "a"], "No obs column 'patient'"),
-        (["--donor-key", "donor", "--donor", "zz"], "has no value 'zz'"),
+        (["--donor-key", "patient", "--donors", "a"], "No obs column 'patient'"),
+        (["--donor-key", "donor", "--donors", "zz"], "has no value 'zz'"),
     ],
 )
 def test_unknown_obs_column_or_value(inputs, capsys, subset, message):
@@ -159,7 +159,7 @@ def test_subset_with_too_few_cells(inputs, capsys):
     tmp, tfs = inputs
     obs = pd.DataFrame({"donor": ["a"] * 55 + ["b"] * 5}, index=[f"c{i}" for i in range(60)])
     data = _h5ad(tmp / "d.h5ad", HUMAN, obs=obs)
-    _fails(capsys, _argv(data, tfs, tmp, "--donor-key", "donor", "--donor", "b"), "holds 5 cells")
+    _fails(capsys, _argv(data, tfs, tmp, "--donor-key", "donor", "--donors", "b"), "holds 5 cells")
 
 
 def test_no_tf_overlap(inputs, capsys):
@@ -188,13 +188,17 @@ def test_motif_database_of_another_species(inputs, capsys):
     database = PYSCENIC_RESOURCES / f"hg19-tss-centered-10kb-10species.mc9nr{CTXCORE_SUFFIX}"
     annotations = tmp / "annotations.tsv"
     annotations.write_text("motif\tTF\ndummy\tSpi1\n")
-    extra = ["--motif-db", str(database), "--motif-annotations", str(annotations)]
+    extra = ["--motif-dbs", str(database), "--motif-annotations", str(annotations)]
     _fails(capsys, _argv(data, tfs, tmp, *extra), "another species")
 
 
 def test_two_pruning_modes_at_once(inputs, capsys):
+    """A prior with ``--prune none`` is refused (not silently dropped); motif databases and a prior together
+    without ``--prune`` ask which pruning."""
     tmp, tfs = inputs
-    _fails(capsys, ["run", "--demo", "--prior", str(tfs), "--no-prune", "--out", str(tmp / "o")], "one pruning mode")
+    _fails(capsys, ["run", "--demo", "--prior", str(tfs), "--prune", "none", "--out", str(tmp / "o")], "--prune prior")
+    both = ["--prior", str(tfs), "--motif-dbs", str(tfs), "--motif-annotations", str(tfs)]
+    _fails(capsys, ["run", "--demo", *both, "--out", str(tmp / "o")], "which pruning")
 
 
 def test_missing_input_points_to_demo(tmp_path, capsys):
@@ -227,8 +231,10 @@ def test_unwritable_output_folder_is_a_user_error(tmp_path, capsys, out):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--runs", "0"], "--runs must be ≥ 1"),
-        (["--n-top-genes", "-5"], "--n-top-genes must be positive"),
+        (["--runs", "0"], "--runs must be in [1, 100], got 0"),
+        (["--min-occurrence", "0"], "--min-occurrence must be in (0, 1]"),
+        (["--prior-confidence", "A,Z"], "--prior-confidence cannot be 'Z'"),
+        (["--n-top-genes", "-5"], "--n-top-genes must be ≥ 1, got -5"),
         (["--auc-threshold", "7"], "--auc-threshold must be in (0, 1]"),
         (["--prior", "{tmp}/no_columns.tsv"], "no TF/target columns"),
         (["--prior", "{tmp}/empty.tsv"], "cannot read the prior table"),

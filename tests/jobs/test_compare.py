@@ -30,7 +30,7 @@ def compared(tmp_path_factory):
         "human",
         "--prior",
         str(shared("priors/dorothea_ABC_human_decoupler.csv.gz")),
-        "--celltype-key",
+        "--cell-type-key",
         "cluster_id",
         "--cell-types",
         "CD14+ Monocytes,CD4 T cells",

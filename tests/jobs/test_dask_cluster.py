@@ -14,7 +14,7 @@ from distributed import Client
 from gridapp.cli import main
 from tests.processes import free_port, running
 
-SUBSET = ["--celltype-key", "cluster_id", "--cell-types", "CD14+ Monocytes,B cells", "--n-top-genes", "150"]
+SUBSET = ["--cell-type-key", "cluster_id", "--cell-types", "CD14+ Monocytes,B cells", "--n-top-genes", "150"]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def labelled(tmp_path_factory) -> str:
 
 def _run(labelled: str, out, *extra: str) -> int:
     argv = ["run", "--input", labelled, "--tfs", str(DEMO_DIR / "tfs_hg38_in_kang.txt"), "--method", "lasso"]
-    subset = ["--celltype-key", "cluster_id", "--n-top-genes", "1000", "--workers", "2"]
+    subset = ["--cell-type-key", "cluster_id", "--n-top-genes", "1000", "--workers", "2"]
     return main([*argv, *subset, *extra, "--out", out])
 
 
@@ -64,4 +64,4 @@ def test_a_missing_layer_is_one_clear_line(labelled, tmp_path, capsys):
 
 def test_layers_are_refused_for_methods_that_do_not_regress_them(labelled, tmp_path, capsys):
     code = main(["run", "--demo", "--target-layer", "new", "--out", str(tmp_path / "out")])
-    assert code == 2 and "applies to methods that regress layers" in capsys.readouterr().err
+    assert code == 2 and "--target-layer applies to lasso, not" in capsys.readouterr().err

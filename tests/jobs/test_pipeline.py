@@ -29,7 +29,7 @@ def test_params_validate_pruning_options():
         RunParams(input="x.h5ad", tfs="t.txt", prune="cistarget", motif_dbs=("db.feather",))
     with pytest.raises(GridappError, match="needs a prior"):
         RunParams(input="x.h5ad", tfs="t.txt", prune="prior")
-    with pytest.raises(GridappError, match="Unknown pruning mode"):
+    with pytest.raises(GridappError, match="--prune cannot be 'motifs'"):
         RunParams(input="x.h5ad", tfs="t.txt", prune="motifs")
     assert RunParams.demo(prune="none").prior is None
 

@@ -588,13 +588,13 @@ def form(client: DashClient, **changes) -> dict:
     """The Explore form (``{(id, 'value'): value}``) of a small, quick run: B cells of the demo donor, the
     20-TF list, Pearson correlation, 50 top genes, no pruning; ``changes`` by component id (``-`` as ``_``)."""
     values = {
-        "dataset": client.option_value("dataset", "kang2018_donor1016"),
+        "input": client.option_value("input", "kang2018_donor1016"),
         "tfs": client.option_value("tfs", "tfs_small"),
-        "celltype-key": "cluster_id",
+        "cell-type-key": "cluster_id",
         "cell-types": ["B cells"],
         "method": "pearson",
         "seed": 0,
-        "runs-count": 1,
+        "runs": 1,
         "min-occurrence": 0.8,
         "n-top-genes": 50,
         "fdr": 0.05,
@@ -608,7 +608,7 @@ def form(client: DashClient, **changes) -> dict:
 
 def compare_form(client: DashClient, **changes) -> dict:
     """:func:`form` on ``kang_groups.h5ad``, comparing ``group_id`` ctrl against stim."""
-    values = form(client, dataset=client.option_value("dataset", "kang_groups"), **changes)
+    values = form(client, input=client.option_value("input", "kang_groups"), **changes)
     values |= {
         ("group-key", "value"): "group_id",
         ("group-a", "value"): "ctrl",

@@ -128,7 +128,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(server: Server, ledger: L
     client = DashClient(server.url)
     dependency = client.dependency("dataset.options", ["upload.contents"])
     marker = "@@PAYLOAD@@"
-    values = {("upload", "contents"): marker, ("upload", "filename"): "big.h5ad", ("dataset", "options"): []}
+    values = {("upload", "contents"): marker, ("upload", "filename"): "big.h5ad", ("input", "options"): []}
     head, tail = json.dumps(client.body(dependency, values, ["upload.contents"])).encode().split(marker.encode())
     head += b"data:application/octet-stream;base64,"
     filler = (200 * 2**20 - len(head) - len(tail)) // 4 * 4  # base64 of zero bytes: 'A' * a multiple of 4
@@ -161,7 +161,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(server: Server, ledger: L
 
 def _upload(client: DashClient, path: Path, name: str, timeout: float = 120) -> Reply:
     contents = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
-    values = {("upload", "contents"): contents, ("upload", "filename"): name, ("dataset", "options"): []}
+    values = {("upload", "contents"): contents, ("upload", "filename"): name, ("input", "options"): []}
     return client.post("dataset.options", values, ["upload.contents"], timeout=timeout)
 
 
@@ -219,7 +219,7 @@ def test_an_upload_under_a_taken_name_changes_nobody_elses_data(
         elif _sha256(path) != _sha256(source):
             found.append(f"{who}'s dataset {value!r} does not hold {who}'s bytes")
     alice.reload_layout()
-    listed = [o.get("value") for o in alice.options("dataset") if isinstance(o, dict)]
+    listed = [o.get("value") for o in alice.options("input") if isinstance(o, dict)]
     if theirs != mine and theirs in listed:
         found.append("B's upload is listed in A's dataset options")
     note = f"A got {mine!r}, B got {theirs!r}"
@@ -447,7 +447,7 @@ def _release_fifo(path: Path) -> None:
 SPECIAL = {
     "prior": ["/dev/zero", "/dev/urandom", "FIFO"],
     "tfs": ["/dev/zero", "FIFO"],
-    "dataset": ["/dev/zero", "FIFO"],
+    "input": ["/dev/zero", "FIFO"],
     "motif-dbs": ["/dev/zero", "FIFO"],
 }
 #: seconds a request naming a special file may take
@@ -486,12 +486,12 @@ def test_endless_and_special_files_get_a_quick_answer_and_no_busy_worker(server:
     every request answers within a few seconds, no process stays busy, and a later launch by someone else (a
     job fork) still gets its answer (before the fixes a request stuck on such a file held the fork gate shut)."""
     client, bystander = DashClient(server.url), DashClient(server.url)
-    fifos = {"dataset": arena.root / "pipe.h5ad", "other": arena.root / "pipe_list.txt"}
+    fifos = {"input": arena.root / "pipe.h5ad", "other": arena.root / "pipe_list.txt"}
     for fifo in fifos.values():
         os.mkfifo(fifo)
     launches, plain = [], []
     for field in SPECIAL:
-        more_launches, more_plain = _special_calls(client, field, fifos["dataset" if field == "dataset" else "other"])
+        more_launches, more_plain = _special_calls(client, field, fifos["input" if field == "input" else "other"])
         launches, plain = launches + more_launches, plain + more_plain
     replies: dict[str, Reply] = {}
 

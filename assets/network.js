@@ -29,7 +29,10 @@
     // others (class far) while they would be too small to read. Cytoscape's own min-zoomed-font-size cannot
     // do the latter: it rounds the zoom up to a power of two first, and counts the screen's pixel ratio.
     function keepLabelsLegible(cy) {
-        cy.nodes().toggleClass("far", cy.zoom() < GENE_LABEL_ZOOM);
+        // only the nodes that change: a class change calls this again (next frame), and toggling every node
+        // each time kept the page redrawing the network for ever (a core's worth of CPU in Chromium)
+        const far = cy.zoom() < GENE_LABEL_ZOOM;
+        cy.nodes().filter((node) => node.hasClass("far") !== far).toggleClass("far", far);
         const scale = 1 / Math.min(cy.zoom(), 1);
         const labelled = cy.nodes(LABELLED);
         const before = cy.scratch("gridappLabelled");

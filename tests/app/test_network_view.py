@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,6 +167,20 @@ def test_labels_are_legible_at_the_first_fit_and_at_any_zoom(page):
     wait(page, lambda d: label_drawn(d, "GENE140") and label_px(d, "GENE140") >= 10, 5)
     assert label_px(page, "SPI1") >= 20  # zoomed in, labels grow with the graph
     js(page, "void cy.fit(undefined, 30)")
+
+
+def test_a_drawn_network_goes_quiet(page):
+    """Once drawn, nothing changes the graph by itself: no class change keeps re-running the label pass (a
+    node class toggled on every frame kept Chromium redrawing the network, a core's worth of CPU)."""
+    js(page, "(window.gridappClassChanges = 0, cy.on('class', () => window.gridappClassChanges++), true)")
+    time.sleep(2)
+    assert page.execute_script("return window.gridappClassChanges") == 0
+    js(page, "(cy.zoom(cy.zoom() * 1.5), true)")  # a zoom past the gene-label zoom changes the classes once
+    time.sleep(2)
+    once = page.execute_script("return window.gridappClassChanges")
+    time.sleep(2)
+    assert page.execute_script("return window.gridappClassChanges") == once
+    js(page, "(cy.fit(undefined, 30), true)")
 
 
 def test_the_legend_explains_the_marks(page):

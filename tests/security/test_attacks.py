@@ -126,7 +126,7 @@ def test_the_launch_check_is_no_file_existence_oracle(server: Server, ledger: Le
 
 def test_an_oversize_body_is_refused_before_it_is_read(server: Server, ledger: Ledger):
     client = DashClient(server.url)
-    dependency = client.dependency("dataset.options", ["upload.contents"])
+    dependency = client.dependency("input.options", ["upload.contents"])
     marker = "@@PAYLOAD@@"
     values = {("upload", "contents"): marker, ("upload", "filename"): "big.h5ad", ("input", "options"): []}
     head, tail = json.dumps(client.body(dependency, values, ["upload.contents"])).encode().split(marker.encode())
@@ -162,7 +162,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(server: Server, ledger: L
 def _upload(client: DashClient, path: Path, name: str, timeout: float = 120) -> Reply:
     contents = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
     values = {("upload", "contents"): contents, ("upload", "filename"): name, ("input", "options"): []}
-    return client.post("dataset.options", values, ["upload.contents"], timeout=timeout)
+    return client.post("input.options", values, ["upload.contents"], timeout=timeout)
 
 
 def test_a_decompression_bomb_is_refused_before_it_is_loaded(
@@ -174,8 +174,8 @@ def test_a_decompression_bomb_is_refused_before_it_is_loaded(
         reply = _upload(client, upload_files["bomb"], name)
     found = problems(reply, server, watch)
     outputs = reply.outputs()
-    if outputs.get("dataset.value") or not outputs.get("message.children"):
-        found.append(f"accepted without a refusal message: dataset.value={outputs.get('dataset.value')!r}")
+    if outputs.get("input.value") or not outputs.get("message.children"):
+        found.append(f"accepted without a refusal message: input.value={outputs.get('input.value')!r}")
     other = DashClient(server.url)
     if name.removesuffix(".h5ad") in json.dumps(other.layout):
         found.append("listed in another user's dataset options")
@@ -210,7 +210,7 @@ def test_an_upload_under_a_taken_name_changes_nobody_elses_data(
         first = _upload(alice, upload_files["x"], "toctou.h5ad")
         second = _upload(bob, upload_files["y"], "toctou.h5ad")
     found = problems(first, server, watch) + problems(second, server, None)
-    mine, theirs = first.outputs().get("dataset.value"), second.outputs().get("dataset.value")
+    mine, theirs = first.outputs().get("input.value"), second.outputs().get("input.value")
     assert mine and theirs, f"both uploads should be accepted: {first.summary()} / {second.summary()}"
     for who, value, source in (("A", mine, upload_files["x"]), ("B", theirs, upload_files["y"])):
         path = _stored_file(server, value)

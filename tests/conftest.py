@@ -56,3 +56,18 @@ def planted() -> tuple[ad.AnnData, list[str], dict[str, list[str]]]:
     adata = ad.AnnData(frame.to_numpy(np.float32), var=pd.DataFrame(index=frame.columns))
     adata.obs_names = [f"cell{i}" for i in range(n_cells)]
     return adata, tfs, driven
+
+
+#: lines tests log for people (``record_property("log", line)``), printed at the end of the session: a test's own
+#: output is not shown when pytest-xdist runs it in a worker, but its report's properties reach this process
+LOGGED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        LOGGED.extend(value for name, value in report.user_properties if name == "log")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in LOGGED:
+        terminalreporter.write_line(line)

@@ -451,7 +451,7 @@ def test_a_supervised_model_trains_on_a_prior_from_the_dashboard(server, browser
     )
 
 
-def test_time_to_first_regulons_is_logged(server, browser, capsys):
+def test_time_to_first_regulons_is_logged(server, browser, record_property):
     """Launch → every Explore view, for the demo's B cells + CD14+ monocytes and for the whole demo donor (form
     defaults, seeds no other test uses): both must show; their seconds go to the log, not into an assertion
     (issue 27's targets, 10 s and 15 s on 2 idle cores, are measured by benchmarks/bench_latency.py). Last in
@@ -466,5 +466,6 @@ def test_time_to_first_regulons_is_logged(server, browser, capsys):
     _choose(browser, "cell-types", "B cells", "CD14+ Monocytes")  # unticked: every cell of the donor
     _wait(browser, lambda d: _text(d, "cell-count").startswith("1,045 of 1,045"))
     _, donor = launch_until_views(browser, 1045)
-    with capsys.disabled():
-        print(f"\ntime to first regulons (Launch → every view): demo subset {subset:.1f} s, demo donor {donor:.1f} s")
+    record_property(
+        "log", f"time to first regulons (Launch → every view): demo subset {subset:.1f} s, demo donor {donor:.1f} s"
+    )

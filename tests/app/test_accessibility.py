@@ -11,7 +11,7 @@ import pytest
 
 from tests.app.browsing import ROOT, SHARED, By, Watch, chromium, dashboard, text, wait
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a dashboard with a computed result
 
 #: axe-core's browser bundle: GRIDAPP_AXE_JS, or where .ci/run's ``npm install --prefix .venv/axe`` puts it
 AXE_JS = Path(os.environ.get("GRIDAPP_AXE_JS", Path(sys.prefix) / "axe" / "node_modules" / "axe-core" / "axe.min.js"))

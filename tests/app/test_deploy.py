@@ -38,6 +38,7 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return {**env, "PORT": str(free_port()), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
+@pytest.mark.slow  # boots gunicorn and the dashboard
 def test_the_image_command_serves_the_dashboard_and_passes_its_health_check(tmp_path):
     pytest.importorskip("gunicorn", reason="gunicorn is in requirements.txt")
     env = _environment(tmp_path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from gridapp.app.config import AppConfig
 from gridapp.app.server import first_run
 from gridapp.jobs.cache import ResultCache
@@ -29,6 +31,7 @@ def test_the_first_run_is_the_forms_default_on_the_embedded_demo(tmp_path):
     assert first_run(_config(tmp_path, roots=(elsewhere,))) is None  # a lab's own data: nothing computed
 
 
+@pytest.mark.slow  # computes the demo result
 def test_the_demo_result_is_computed_once_in_its_own_process(tmp_path):
     cache = ResultCache(tmp_path / "results")
     params = first_run(_config(tmp_path)).with_changes(cell_types=("B cells",), n_top_genes=100)

@@ -25,6 +25,7 @@ def result(client, tmp_path_factory):
     return run(PARAMS, client=client, cache_dir=tmp_path_factory.mktemp("motifs"))
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_identical_launches_compute_once(tmp_path, result):
     cache = ResultCache(tmp_path)
     calls = []
@@ -44,6 +45,7 @@ def test_identical_launches_compute_once(tmp_path, result):
     assert cache.get_or_compute(PARAMS, compute) == keys[0] and len(calls) == 1
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_failed_compute_leaves_no_entry_and_releases_the_key(tmp_path, result):
     cache = ResultCache(tmp_path)
 
@@ -56,6 +58,7 @@ def test_failed_compute_leaves_no_entry_and_releases_the_key(tmp_path, result):
     assert cache.get_or_compute(PARAMS, lambda params: result) in cache
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_stored_result_reads_back_with_its_parameters(tmp_path, result):
     cache = ResultCache(tmp_path)
     key = cache.get_or_compute(PARAMS, lambda params: result)
@@ -75,6 +78,7 @@ def _compute_until_killed(root: str) -> None:
     ResultCache(root).get_or_compute(PARAMS, lambda params: time.sleep(3600))
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_state_follows_a_job_from_idle_to_running_to_done_and_logs_one_computation(tmp_path, result):
     cache = ResultCache(tmp_path)
     key = cache.key(PARAMS)
@@ -98,6 +102,7 @@ def test_state_follows_a_job_from_idle_to_running_to_done_and_logs_one_computati
     assert list(log["key"]) == [key] and log["seconds"].iloc[0] >= 0
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_a_killed_job_releases_its_key_and_a_relaunch_clears_its_leftovers(tmp_path, result):
     cache = ResultCache(tmp_path)
     key = cache.key(PARAMS)
@@ -115,6 +120,7 @@ def test_a_killed_job_releases_its_key_and_a_relaunch_clears_its_leftovers(tmp_p
     assert cache.state(key) == "done" and not leftovers(cache.path(key))
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_a_result_computed_while_its_input_was_replaced_is_not_stored(tmp_path, result):
     data = tmp_path / "data.h5ad"
     data.write_bytes(Path(PARAMS.input).read_bytes())
@@ -139,6 +145,7 @@ def test_hostile_keys_are_not_results_and_create_no_file(tmp_path, hostile):
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+@pytest.mark.slow  # its `result` fixture runs a whole pipeline
 def test_an_entry_written_by_an_earlier_version_still_opens(tmp_path, result):
     cache = ResultCache(tmp_path)
     key = cache.get_or_compute(PARAMS, lambda params: result)

@@ -37,6 +37,7 @@ def _weights(regulons) -> dict:
     return {regulon.name: dict(regulon.gene2weight) for regulon in regulons}
 
 
+@pytest.mark.slow  # its `outputs` fixture runs a whole pipeline
 def test_scope_loom_gives_auc_regulons_and_cell_types(outputs):
     result, scope, _, _ = outputs
     assert is_pyscenic_output(scope)
@@ -53,6 +54,7 @@ def test_scope_loom_gives_auc_regulons_and_cell_types(outputs):
     assert {"X_umap_aucell", "X_tsne_aucell", "X_aucell_binary"} <= set(imported.adata.obsm)
 
 
+@pytest.mark.slow  # its `outputs` fixture runs a whole pipeline
 def test_tables_without_expression_are_stored_and_reopened(outputs, tmp_path):
     result, _, tables, _ = outputs
     cache = ResultCache(tmp_path)
@@ -64,6 +66,7 @@ def test_tables_without_expression_are_stored_and_reopened(outputs, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["regulon_targets.csv", "regulons.csv"])  # the name today, and earlier versions'
+@pytest.mark.slow  # its `outputs` fixture runs a whole pipeline
 def test_gridapps_regulon_table_keeps_its_weights(outputs, tmp_path, name):
     result, _, tables, out = outputs
     for table in ("adj.csv", "auc.csv"):
@@ -72,6 +75,7 @@ def test_gridapps_regulon_table_keeps_its_weights(outputs, tmp_path, name):
     assert _weights(read_pyscenic_output(tmp_path).regulons) == _weights(result.regulons)
 
 
+@pytest.mark.slow  # its `outputs` fixture runs a whole pipeline
 def test_a_gridapp_output_folder_reopens_with_its_weights_and_thresholds(outputs):
     result, _, _, out = outputs
     imported = read_pyscenic_output(out)

@@ -12,6 +12,7 @@ with ``method_option=True`` plus the method's ``infer`` keyword and its ``Method
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 
 from gridapp.core.errors import GridappError
@@ -111,9 +112,9 @@ class Setting:
         if value is None or value == ():
             return
         if self.kind in ("int", "float"):
-            outside = (self.low is not None and (value < self.low or (self.low_open and value == self.low))) or (
-                self.high is not None and value > self.high
-            )
+            outside = not math.isfinite(value)
+            outside |= self.low is not None and (value < self.low or (self.low_open and value == self.low))
+            outside |= self.high is not None and value > self.high
             if outside:
                 raise GridappError(
                     f"{self.flag} must be {self.bounds()}, got {value:g}.",

@@ -99,6 +99,7 @@ def test_every_setting_has_one_spelling_and_a_known_step():
         (["--seed", "-1"], "--seed must be ≥ 0, got -1"),
         (["--min-cells-fraction", "1.5"], "--min-cells-fraction must be in [0, 1], got 1.5"),
         (["--fdr", "0"], "--fdr must be in (0, 1], got 0"),
+        (["--auc-threshold", "nan"], "--auc-threshold must be in (0, 1], got nan"),
         (["--target-layer", "new"], "--target-layer applies to lasso, not 'grnboost2-fast'"),
         (["--prune", "cistarget"], "cisTarget pruning needs ranking databases"),
     ],
@@ -107,6 +108,14 @@ def test_a_value_outside_a_settings_bounds_is_refused_by_name(flags, message):
     args = build_parser().parse_args(["run", "--demo", *flags, "--out", "unused"])
     with pytest.raises(GridappError, match=message.replace("(", r"\(").replace("[", r"\[")):
         params_from_args(args)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_number_that_is_not_finite_is_refused_whatever_sent_it(value):
+    """JSON from a request may carry NaN or Infinity (Python's parser takes them): no bound lets them through."""
+    for name in ("auc_threshold", "min_occurrence", "fdr", "min_cells_fraction"):
+        with pytest.raises(GridappError, match=f"--{name.replace('_', '-')} must be"):
+            RunParams.demo(**{name: value})
 
 
 def test_defaults_are_the_schemas_everywhere():

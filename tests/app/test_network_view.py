@@ -170,17 +170,25 @@ def test_labels_are_legible_at_the_first_fit_and_at_any_zoom(page):
 
 
 def test_a_drawn_network_goes_quiet(page):
-    """Once drawn, nothing changes the graph by itself: no class change keeps re-running the label pass (a
-    node class toggled on every frame kept Chromium redrawing the network, a core's worth of CPU)."""
+    """Once drawn, nothing changes the graph by itself: a class change (a late refit can flip every node's label
+    class once: one event per node) does not keep re-running the label pass. Before the fix a node class was
+    toggled on every frame: 16,218 class changes in 2 s, and Chromium redrawing the network for ever."""
     js(page, "(window.gridappClassChanges = 0, cy.on('class', () => window.gridappClassChanges++), true)")
-    time.sleep(2)
-    assert page.execute_script("return window.gridappClassChanges") == 0
+    assert quiet_within(page, 15)
     js(page, "(cy.zoom(cy.zoom() * 1.5), true)")  # a zoom past the gene-label zoom changes the classes once
-    time.sleep(2)
-    once = page.execute_script("return window.gridappClassChanges")
-    time.sleep(2)
-    assert page.execute_script("return window.gridappClassChanges") == once
+    assert quiet_within(page, 15)
     js(page, "(cy.fit(undefined, 30), true)")
+
+
+def quiet_within(driver, seconds: float, window: float = 2.0) -> bool:
+    """Whether, within ``seconds``, the network has a ``window`` of seconds without any class change."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = driver.execute_script("return window.gridappClassChanges")
+        time.sleep(window)
+        if driver.execute_script("return window.gridappClassChanges") == before:
+            return True
+    return False
 
 
 def test_the_legend_explains_the_marks(page):

@@ -33,7 +33,7 @@ from gridapp.core.methods import boosting, get_method, infer
 from gridapp.core.motifs import check_gene_overlap, open_ranking_db
 from gridapp.core.priors import read_prior
 from gridapp.jobs.datasets import obs_table
-from gridapp.jobs.params import RunParams, file_fingerprint
+from gridapp.jobs.params import RunParams, known_fingerprint
 from gridapp.jobs.settings import PREPARE_STEPS, prepare_settings
 
 logger = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ def _summary(
         "gridapp_version": __version__,
         "input": {
             "path": str(params.input),
-            "sha256": file_fingerprint(params.input),
+            "sha256": known_fingerprint(params.input),
             "format": report.format,
             "gene_symbols": report.gene_symbols,
             "values": report.values,

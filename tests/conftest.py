@@ -12,6 +12,8 @@ import pytest
 
 import gridapp.core  # noqa: F401  (applies the compatibility restorations first)
 from gridapp.core.parallel import dask_client
+from gridapp.jobs.params import RunParams
+from gridapp.jobs.pipeline import Result, run, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -19,6 +21,9 @@ SHARED = Path(os.environ.get("GRIDAPP_SHARED_DATA", ROOT.parent / "shared" / "da
 # tests/app/test_first_screen.py turns it on where it is the subject.
 os.environ["GRIDAPP_DEMO_RESULT"] = "0"
 PYSCENIC_RESOURCES = Path(__import__("resources").__file__).parent / "tests"
+#: the demo's B cells and CD14+ monocytes on 150 genes, pruned by the DoRothEA prior (seed 2: pySCENIC seeds its
+#: dip test only for a nonzero seed); computed once per session by :func:`demo_subset`
+DEMO_SUBSET = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150, seed=2)
 
 
 def shared(relative: str) -> Path:
@@ -34,6 +39,19 @@ def client():
     """One local Dask cluster (2 single-threaded workers) for the whole test session."""
     with dask_client(n_workers=2) as dask:
         yield dask
+
+
+@pytest.fixture(scope="session")
+def demo_subset(client, tmp_path_factory) -> tuple[Result, Path]:
+    """:data:`DEMO_SUBSET` run once for the whole session and written out: ``(result, folder)``.
+
+    Several modules read the same run (the cache, pySCENIC's readers, the imports, the views); a test that
+    changes a file copies it first.
+    """
+    result = run(DEMO_SUBSET, client=client, cache_dir=tmp_path_factory.mktemp("demo-subset-motifs"))
+    out = tmp_path_factory.mktemp("demo-subset")
+    write_outputs(result, out, cell_type_key="cluster_id")
+    return result, out
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -100,3 +101,19 @@ def test_importing_gridapp_core_is_light_and_patches_before_pyscenic():
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("\n")
     assert shown[0] == "[]", "a light import of gridapp pulled in the computing libraries"
     assert shown[1] == "True True"
+
+
+def test_the_kernels_pyscenic_loompy_and_umap_compile_on_import_are_compiled_once_per_machine(tmp_path):
+    kernels = "(math.masked_rho, math.masked_rho_2d, math.masked_rho4pairs, bus.multinomial_distance, u.tau_rand_int)"
+    probe = (
+        "import gridapp.core, pyscenic.utils, loompy.bus_file as bus, umap.utils as u; from pyscenic import math; "
+        f"print(*(sum(len(getattr(f.stats, s)) for f in {kernels}) for s in ('cache_hits', 'cache_misses')))"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def imported() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+        return done.stdout.split()
+
+    assert imported() == ["0", "5"]  # a new machine compiles them ...
+    assert imported() == ["5", "0"]  # ... and every later process loads them (UMAP's other kernels too: first call)

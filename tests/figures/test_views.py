@@ -22,17 +22,20 @@ from gridapp.figures.views import (
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import run
+from tests.conftest import DEMO_SUBSET
 
-#: two results of the demo donor: A on two cell types, B on fewer cells (one cell type)
-PARAMS_A = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150)
+#: two results of the demo donor: A (the session's DEMO_SUBSET) on two cell types, B on fewer cells (one cell type)
 PARAMS_B = RunParams.demo(cell_types=("CD14+ Monocytes",), n_top_genes=150, seed=1)
 
 
 @pytest.fixture(scope="module")
-def results(client, tmp_path_factory):
+def results(client, demo_subset, tmp_path_factory):
     cache = ResultCache(tmp_path_factory.mktemp("cache"))
     motifs = tmp_path_factory.mktemp("motifs")
-    keys = [cache.get_or_compute(p, lambda p: run(p, client=client, cache_dir=motifs)) for p in (PARAMS_A, PARAMS_B)]
+    keys = [
+        cache.get_or_compute(DEMO_SUBSET, lambda _: demo_subset[0]),
+        cache.get_or_compute(PARAMS_B, lambda p: run(p, client=client, cache_dir=motifs)),
+    ]
     return [(key, cache.load(key)) for key in keys]
 
 

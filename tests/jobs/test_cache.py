@@ -14,15 +14,13 @@ import pytest
 from gridapp.core.atomic import leftovers
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
-from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import run
-
-PARAMS = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150)
+from tests.conftest import DEMO_SUBSET as PARAMS
 
 
-@pytest.fixture(scope="module")
-def result(client, tmp_path_factory):
-    return run(PARAMS, client=client, cache_dir=tmp_path_factory.mktemp("motifs"))
+@pytest.fixture
+def result(demo_subset):
+    """The session's run of ``PARAMS``: what each test's compute function returns."""
+    return demo_subset[0]
 
 
 @pytest.mark.slow  # its `result` fixture runs a whole pipeline

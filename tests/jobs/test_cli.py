@@ -307,7 +307,8 @@ def test_sigterm_removes_the_scratch_folder_and_the_workers(tmp_path):
 
 
 def test_a_run_without_dask_options_starts_no_worker_process(tmp_path):
-    argv = ["run", "--demo", "--n-top-genes", "200", "--out", str(tmp_path / "x")]
+    argv = ["run", "--demo", "--cell-type-key", "cluster_id", "--cell-types", "B cells", "--n-top-genes", "100"]
+    argv += ["--out", str(tmp_path / "x")]
     process = _gridapp(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree, commands = psutil.Process(process.pid), set()
     while process.poll() is None:  # the GRN engine boosts in threads; DoRothEA pruning needs no cluster

@@ -11,17 +11,11 @@ import pytest
 from gridapp.core.errors import GridappError
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.imports import is_pyscenic_output, read_pyscenic_output
-from gridapp.jobs.params import RunParams
-from gridapp.jobs.pipeline import run, write_outputs
 
 
 @pytest.fixture(scope="module")
-def outputs(client, tmp_path_factory):
-    # seed 1: test_cache runs the same subset with seed 0 on the session cluster (identical graphs share keys)
-    params = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150, seed=1)
-    result = run(params, client=client, cache_dir=tmp_path_factory.mktemp("motifs"))
-    out = tmp_path_factory.mktemp("pyscenic")
-    write_outputs(result, out, cell_type_key="cluster_id")
+def outputs(demo_subset, tmp_path_factory):
+    result, out = demo_subset
     adjacencies = pd.read_csv(out / "adjacencies.csv")
     scope = tmp_path_factory.mktemp("scope")
     adjacencies.to_csv(scope / "adj.tsv", sep="\t", index=False)

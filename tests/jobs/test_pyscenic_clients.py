@@ -22,17 +22,6 @@ from tests.processes import ROOT
 
 
 @pytest.fixture(scope="module")
-def demo(client, tmp_path_factory):
-    """The demo's B cells and monocytes on 150 genes, pruned by the DoRothEA prior, written out."""
-    # seed 2: test_cache and test_imports run this subset with seeds 0 and 1 on the session cluster
-    params = RunParams.demo(cell_types=("B cells", "CD14+ Monocytes"), n_top_genes=150, seed=2)
-    result = run(params, client=client, cache_dir=tmp_path_factory.mktemp("cache"))
-    out = tmp_path_factory.mktemp("demo")
-    write_outputs(result, out, cell_type_key="cluster_id")
-    return result, out
-
-
-@pytest.fixture(scope="module")
 def cistarget(client, tmp_path_factory):
     """A run pruned by cisTarget: planted SPI1 and CEBPB motifs in a ranking database of the wheel's genome."""
     scratch = tmp_path_factory.mktemp("planted")
@@ -83,23 +72,23 @@ def test_yaml_keeps_weights_and_context_of_repressing_regulons_in_plain_text(tmp
 
 
 @pytest.mark.slow
-def test_pyscenic_reads_the_regulons_with_their_weights_from_the_yaml(demo):
-    result, out = demo
+def test_pyscenic_reads_the_regulons_with_their_weights_from_the_yaml(demo_subset):
+    result, out = demo_subset
     loaded = load_signatures(str(out / REGULONS_YAML))
     assert all(isinstance(regulon, Regulon) for regulon in loaded)
     assert _described(loaded) == _described(result.regulons)
 
 
 @pytest.mark.slow
-def test_pyscenic_reads_the_gmt_names_and_genes(demo):
-    result, out = demo
+def test_pyscenic_reads_the_gmt_names_and_genes(demo_subset):
+    result, out = demo_subset
     loaded = {signature.name: set(signature.genes) for signature in load_signatures(str(out / REGULONS_GMT))}
     assert loaded == {regulon.name: set(regulon.genes) for regulon in result.regulons}
 
 
 @pytest.mark.slow
-def test_loom_metadata_is_compressed_as_export2loom_writes_it_and_holds_the_run(demo):
-    result, out = demo
+def test_loom_metadata_is_compressed_as_export2loom_writes_it_and_holds_the_run(demo_subset):
+    result, out = demo_subset
     with loompy.connect(str(out / "result.loom"), mode="r", validate=False) as loom:
         raw = loom.attrs["MetaData"]
         auc = pd.DataFrame.from_records(loom.ca["RegulonsAUC"], index=loom.ca["CellID"])
@@ -123,8 +112,8 @@ def test_loom_metadata_is_compressed_as_export2loom_writes_it_and_holds_the_run(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("expression", ["result.loom", "result.h5ad"])
-def test_pyscenic_aucell_on_the_outputs_reproduces_auc_csv(demo, tmp_path, expression):
-    _, out = demo
+def test_pyscenic_aucell_on_the_outputs_reproduces_auc_csv(demo_subset, tmp_path, expression):
+    _, out = demo_subset
     settings = ad.read_h5ad(out / "result.h5ad").uns["aucell"]
     threshold = json.loads((out / "run.json").read_text())["aucell"]["auc_threshold"]
     assert threshold == settings["auc_threshold"]
@@ -154,12 +143,12 @@ def test_pyscenic_command_line_runs_with_gridapps_patches():
     assert done.returncode == 0 and "aucell" in done.stdout, done.stderr[-3000:]
 
 
-def test_pyscenic_binarize_on_auc_csv_gives_the_stored_thresholds_and_calls(demo):
+def test_pyscenic_binarize_on_auc_csv_gives_the_stored_thresholds_and_calls(demo_subset):
     """pySCENIC's own threshold rule, run on ``auc.csv`` with the run's seed, gives ``result.h5ad``'s thresholds and
     ``auc_binary.csv``'s calls (pySCENIC's ``binarize`` forks a pool; its per-regulon ``derive_threshold`` does not)."""
     from pyscenic.binarization import derive_threshold
 
-    _, out = demo
+    _, out = demo_subset
     auc = pd.read_csv(out / "auc.csv", index_col=0, float_precision="round_trip")
     stored = ad.read_h5ad(out / "result.h5ad").uns["aucell"]
     seed = int(json.loads((out / "run.json").read_text())["params"]["seed"])

@@ -61,6 +61,23 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
         horizontal_spacing=0.005,
         vertical_spacing=0.01,
     )
+    _add_trees(figure, row_tree, col_tree)
+    blank = _blank_reason(table)
+    figure.add_trace(
+        _heatmap(ordered, colour_title, centred=np.nanmin(values, initial=0) < 0, scale=blank is None), 2, 2
+    )
+    heatmap = figure.data[-1]
+    _label_axes(figure, ordered, mark)
+    if mark in ordered.columns:
+        _mark_column(figure, heatmap, list(ordered.columns).index(mark), ordered.shape[0])
+    if blank is not None:
+        figure.add_annotation(note(blank, xref=f"{heatmap.xaxis} domain", yref=f"{heatmap.yaxis} domain"))
+    figure.update_layout(plot_bgcolor="white")
+    return apply_layout(figure, title)
+
+
+def _add_trees(figure: go.Figure, row_tree: list, col_tree: list) -> None:
+    """Draw the column dendrogram above the heatmap and the row dendrogram to its left."""
     line = {"color": "#555", "width": 1}
     for xs, ys in col_tree:
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=line, hoverinfo="skip", showlegend=False), 1, 2)
@@ -68,34 +85,37 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
         figure.add_trace(
             go.Scatter(x=[-y for y in ys], y=xs, mode="lines", line=line, hoverinfo="skip", showlegend=False), 2, 1
         )
-    blank = _blank_reason(table)
-    figure.add_trace(
-        go.Heatmap(
-            z=ordered.to_numpy(),
-            x=list(range(ordered.shape[1])),
-            y=list(range(ordered.shape[0])),
-            customdata=np.array([[f"{r}|{c}" for c in ordered.columns] for r in ordered.index]),
-            colorscale="RdBu_r",
-            zmid=0 if np.nanmin(values, initial=0) < 0 else None,
-            showscale=blank is None,
-            # fills the empty top-left corner, so the cell-type labels on the right stay visible
-            colorbar={
-                **colour_bar(colour_title),
-                "x": 0,
-                "xanchor": "left",
-                "y": 1,
-                "yanchor": "top",
-                "len": TREE_HEIGHT,
-                "ypad": 0,
-                "thickness": 10,
-                "nticks": 4,
-            },
-            hovertemplate="%{customdata}<br>%{z:.3g}<extra></extra>",
-        ),
-        2,
-        2,
+
+
+def _heatmap(ordered: pd.DataFrame, colour_title: str, *, centred: bool, scale: bool) -> go.Heatmap:
+    """The heatmap of the ordered table at leaf positions; ``customdata`` is ``row|column``; colours centred on 0
+    when ``centred``; the colour bar (when ``scale``) fills the empty top-left corner, so the cell-type labels on
+    the right stay visible."""
+    return go.Heatmap(
+        z=ordered.to_numpy(),
+        x=list(range(ordered.shape[1])),
+        y=list(range(ordered.shape[0])),
+        customdata=np.array([[f"{r}|{c}" for c in ordered.columns] for r in ordered.index]),
+        colorscale="RdBu_r",
+        zmid=0 if centred else None,
+        showscale=scale,
+        colorbar={
+            **colour_bar(colour_title),
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "len": TREE_HEIGHT,
+            "ypad": 0,
+            "thickness": 10,
+            "nticks": 4,
+        },
+        hovertemplate="%{customdata}<br>%{z:.3g}<extra></extra>",
     )
-    heatmap = figure.data[-1]
+
+
+def _label_axes(figure: go.Figure, ordered: pd.DataFrame, mark: str | None) -> None:
+    """Regulon labels under the heatmap (``mark`` bold), cell types on its right; no labels by the dendrograms."""
     figure.update_xaxes(
         tickvals=list(range(ordered.shape[1])),
         ticktext=marked_labels(ordered.columns, mark),
@@ -115,12 +135,6 @@ def clustermap(table: pd.DataFrame, *, title: str, colour_title: str = "z-score"
     figure.update_xaxes(showticklabels=False, row=2, col=1)
     figure.update_xaxes(showticklabels=False, row=1, col=2)
     figure.update_yaxes(showticklabels=False, row=1, col=2)
-    if mark in ordered.columns:
-        _mark_column(figure, heatmap, list(ordered.columns).index(mark), ordered.shape[0])
-    if blank is not None:
-        figure.add_annotation(note(blank, xref=f"{heatmap.xaxis} domain", yref=f"{heatmap.yaxis} domain"))
-    figure.update_layout(plot_bgcolor="white")
-    return apply_layout(figure, title)
 
 
 def _blank_reason(table: pd.DataFrame) -> str | None:

@@ -178,6 +178,27 @@ def run(
     return result
 
 
+@dataclass
+class _Steps:
+    """Announces each step of a run (cancellation, progress) and times the laps between them."""
+
+    progress: Progress | None
+    cancelled: Callable[[], bool]
+    seconds: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def step(self, name: str) -> None:
+        if self.cancelled():
+            raise Cancelled(f"cancelled before step {name!r}")
+        if self.progress:
+            self.progress(STEPS.index(name), len(STEPS), name)
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.started, 2)
+        self.started = now
+
+
 def _run_steps(
     params: RunParams,
     *,
@@ -188,57 +209,89 @@ def _run_steps(
     model_dir: str | Path | None = None,
     limits: JobLimits = NO_LIMITS,
 ) -> Result:
-    seconds: dict[str, float] = {}
     notes: list[str] = []
-
-    def step(name: str) -> None:
-        if cancelled():
-            raise Cancelled(f"cancelled before step {name!r}")
-        if progress:
-            progress(STEPS.index(name), len(STEPS), name)
-
-    timer = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal timer
-        now = time.perf_counter()
-        seconds[name] = round(now - timer, 2)
-        timer = now
-
-    adata, coverage, report = prepare(params, notes=notes, step=step, lap=lap, limits=limits)
+    steps = _Steps(progress, cancelled)
+    adata, coverage, report = prepare(params, notes=notes, step=steps.step, lap=steps.lap, limits=limits)
     for path in params.motif_dbs:  # fail before the long GRN step, not after it
         db = open_ranking_db(path, cache_dir=cache_dir)
         share = check_gene_overlap(db, list(adata.var_names), source=Path(path).name)
         notes.append(f"{Path(path).name}: ranks {share:.1%} of the selected genes.")
-    lap("genes")
+    steps.lap("genes")
 
-    step("grn")
+    steps.step("grn")
+    runs = _grn_runs(params, adata, coverage.present, client=client, steps=steps, model_dir=model_dir)
+    adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
+    grn_stats = {**runs[0].attrs, "runs": len(runs)}
+    steps.lap("grn")
+
+    steps.step("modules")
+    signed = get_method(params.method).signed
+    found_per_run = [[] if signed else regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
+    steps.lap("modules")
+
+    steps.step("prune")
+    found_regulons, motifs = _pruned(params, adata, runs, found_per_run, cache_dir=cache_dir, client=client)
+    steps.lap("prune")
+
+    steps.step("aucell")
+    auc = aucell.aucell(adata, found_regulons, auc_threshold=params.auc_threshold, seed=params.seed)
+    aucell.binarize(adata, seed=params.seed)
+    steps.lap("aucell")
+
+    steps.step("embed")
+    embed.embed_auc(adata, seed=params.seed)
+    steps.lap("embed")
+
+    steps.step("summaries")
+    tables = summaries.celltype_summaries(adata, params.cell_type_key) if params.cell_type_key else {}
+    steps.lap("summaries")
+
+    counts = {"adjacencies": len(adjacencies), "modules": len(found_per_run[0]), "regulons": len(found_regulons)}
+    summary = _summary(params, adata, report, coverage, counts, grn_stats, tables, steps.seconds, notes)
+    logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
+    return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+
+
+def _grn_runs(
+    params: RunParams,
+    adata: ad.AnnData,
+    tfs: list[str],
+    *,
+    client: Client | None,
+    steps: _Steps,
+    model_dir: str | Path | None,
+) -> list[pd.DataFrame]:
+    """The adjacencies of each of ``params.runs`` seeds; a supervised method reports its epochs and stops between
+    them when cancelled, and saves each seed's model under ``model_dir``."""
     options = params.method_options()
-    if "train_prior" in options:  # a supervised method: read its prior, report epochs, stop between them
+    if "train_prior" in options:
         options["train_prior"] = read_prior(options["train_prior"])
-        options["cancelled"] = cancelled
-        if progress:
-            grn = STEPS.index("grn")
-            options["progress"] = lambda epoch, epochs, note: progress(grn, len(STEPS), f"grn: training, {note}")
+        options["cancelled"] = steps.cancelled
+        if steps.progress:
+            grn, report = STEPS.index("grn"), steps.progress
+            options["progress"] = lambda epoch, epochs, note: report(grn, len(STEPS), f"grn: training, {note}")
     runs = []
     for seed in range(params.seed, params.seed + params.runs):
-        if cancelled():
+        if steps.cancelled():
             raise Cancelled(f"cancelled during step 'grn' (before seed {seed})")
         if "train_prior" in options and model_dir is not None:
             options["save_to"] = Path(model_dir) / f"seed_{seed}"
-        runs.append(infer(adata, coverage.present, method=params.method, seed=seed, client=client, **options))
-    adjacencies = runs[0] if len(runs) == 1 else consensus_adjacencies(runs, min_occurrence=params.min_occurrence)
-    grn_stats = {**runs[0].attrs, "runs": len(runs)}
-    lap("grn")
+        runs.append(infer(adata, tfs, method=params.method, seed=seed, client=client, **options))
+    return runs
 
-    step("modules")
-    signed = get_method(params.method).signed
-    found_per_run = [[] if signed else regulons.modules(adata, run_adjacencies) for run_adjacencies in runs]
-    found = found_per_run[0]
-    lap("modules")
 
-    step("prune")
-    if signed:
+def _pruned(
+    params: RunParams,
+    adata: ad.AnnData,
+    runs: list[pd.DataFrame],
+    found_per_run: list[list[Regulon]],
+    *,
+    cache_dir: str | Path,
+    client: Client | None,
+) -> tuple[list[Regulon], pd.DataFrame | None]:
+    """The regulons that survive pruning (with several runs, those found in ``min_occurrence`` of them) and the
+    enriched motifs (cisTarget only); a signed method's per-TF enrichment goes to ``adata.uns['enrichment']``."""
+    if get_method(params.method).signed:
         pruned = [_prune_signed(params, run_adjacencies, list(adata.var_names)) for run_adjacencies in runs]
         if pruned[0][1] is not None:
             adata.uns["enrichment"] = pruned[0][1]
@@ -253,30 +306,12 @@ def _run_steps(
             motifs = pd.concat([m.assign(seed=params.seed + i) for i, (_, m) in enumerate(pruned)])
     if not found_regulons:
         raise GridappError(
-            f"No regulon survived {params.prune} pruning of {len(found)} modules"
+            f"No regulon survived {params.prune} pruning of {len(found_per_run[0])} modules"
             + (f" in {params.min_occurrence:.0%} of {len(runs)} runs." if len(runs) > 1 else "."),
             "Try another prior or motif database, more cells, a lower --min-occurrence, "
             "or --prune none to inspect the modules.",
         )
-    lap("prune")
-
-    step("aucell")
-    auc = aucell.aucell(adata, found_regulons, auc_threshold=params.auc_threshold, seed=params.seed)
-    aucell.binarize(adata, seed=params.seed)
-    lap("aucell")
-
-    step("embed")
-    embed.embed_auc(adata, seed=params.seed)
-    lap("embed")
-
-    step("summaries")
-    tables = summaries.celltype_summaries(adata, params.cell_type_key) if params.cell_type_key else {}
-    lap("summaries")
-
-    counts = {"adjacencies": len(adjacencies), "modules": len(found), "regulons": len(found_regulons)}
-    summary = _summary(params, adata, report, coverage, counts, grn_stats, tables, seconds, notes)
-    logger.info("AUC matrix: %s cells × %s regulons", *auc.shape)
-    return Result(adata=adata, adjacencies=adjacencies, regulons=found_regulons, motifs=motifs, summary=summary)
+    return found_regulons, motifs
 
 
 def _summary(

@@ -37,8 +37,8 @@ from gridapp.figures.views import (
     summary_views,
     threshold_range,
 )
-from gridapp.jobs.cache import StoredResult
 from gridapp.jobs.gate import safe_name
+from gridapp.jobs.pipeline import Result
 
 #: where each piece of the view state comes from: ViewState.from_values name → (component id, property)
 VIEW_INPUTS = {
@@ -72,7 +72,7 @@ PREPARING = (
 )
 
 
-def open_view(config: AppConfig, data: object) -> tuple[StoredResult, ViewState, str] | None:
+def open_view(config: AppConfig, data: object) -> tuple[Result, ViewState, str] | None:
     """The result and the checked view state a ``view`` store names (``None`` without a stored result), with
     a message when its prior file may not be read (then no prior is scored)."""
     state = ViewState.from_values(data if isinstance(data, dict) else {})
@@ -364,7 +364,7 @@ def importance_marks(low: float, high: float, most: int = 6) -> dict:
     return marks or {low: f"{10**low:.2g}", high: f"{10**high:.2g}"}
 
 
-def result_line(computed: str, result: StoredResult) -> str:
+def result_line(computed: str, result: Result) -> str:
     """One line naming the result shown: its input, cells, regulons and when it was ``computed``."""
     params, counts = result.summary["params"], result.summary["counts"]
     return (

@@ -33,7 +33,7 @@ from gridapp.figures.clustermap import clustermap
 from gridapp.figures.embedding import embedding_scatter
 from gridapp.figures.heatmap import tf_expression
 from gridapp.figures.importance import importance_bins, importance_histogram, signed_bins
-from gridapp.jobs.cache import StoredResult
+from gridapp.jobs.pipeline import Result
 
 #: colour-by values that follow the selected regulon: its AUC, its on/off state
 REGULON_AUC, REGULON_ON_OFF = "regulon-auc", "regulon-on-off"
@@ -126,7 +126,7 @@ class ViewState:
             dots=bool(values.get("dots")),
         )
 
-    def validated(self, result: StoredResult) -> tuple[ViewState, list[str]]:
+    def validated(self, result: Result) -> tuple[ViewState, list[str]]:
         """This state made to fit ``result`` (stored under :attr:`key`), with a note for each thing dropped.
 
         A regulon, colouring, embedding or summary kind the result lacks takes the result's default; the
@@ -218,7 +218,7 @@ def _positions(cells: object) -> tuple[int, ...]:
     return tuple(sorted(set(cells)))
 
 
-def threshold_range(result: StoredResult) -> tuple[float, float, float]:
+def threshold_range(result: Result) -> tuple[float, float, float]:
     """The slider's range in log10(importance) for ``result``: (lowest positive, highest, the default that
     keeps the strongest :data:`DEFAULT_EDGES` edges)."""
     importance = result.adjacencies["importance"].to_numpy()
@@ -229,7 +229,7 @@ def threshold_range(result: StoredResult) -> tuple[float, float, float]:
     return float(np.log10(positive.min())), float(np.log10(positive.max())), float(np.log10(default))
 
 
-def colour_options(result: StoredResult) -> list[dict]:
+def colour_options(result: Result) -> list[dict]:
     """The embedding's colourings: the selected regulon's AUC and on/off first, then cell annotations (2 to
     200 values), then any regulon's AUC and on/off state."""
     obs = result.adata.obs
@@ -243,7 +243,7 @@ def colour_options(result: StoredResult) -> list[dict]:
     ]
 
 
-def colour_values(result: StoredResult) -> set[str]:
+def colour_values(result: Result) -> set[str]:
     """The colour-by values :func:`colour_options` offers."""
     return {option["value"] for option in colour_options(result)}
 
@@ -259,7 +259,7 @@ class NetworkView:
     focus: tuple[str, ...]
 
 
-def network_view(result: StoredResult, state: ViewState) -> NetworkView:
+def network_view(result: Result, state: ViewState) -> NetworkView:
     """The edges around the selected TF at the state's threshold, top-N, hops and occurrence; ``in_prior``
     is membership of the state's prior when one is scored, else of the prior the run was pruned with."""
     focus = (state.tf,) if state.tf else ()
@@ -271,11 +271,11 @@ def network_view(result: StoredResult, state: ViewState) -> NetworkView:
         top_n_per_tf=state.top_n,
         min_occurrence=state.occurrence,
     )
-    edges = annotate_edges(selection.edges, result.regulons, view_prior_pairs(result, state))
+    edges = annotate_edges(selection.edges, result.regulon_targets, view_prior_pairs(result, state))
     return NetworkView(edges, selection.n_above_threshold, selection.n_left_out, focus)
 
 
-def view_prior_pairs(result: StoredResult, state: ViewState) -> frozenset[tuple[str, str]]:
+def view_prior_pairs(result: Result, state: ViewState) -> frozenset[tuple[str, str]]:
     """The (TF, target) pairs behind ``in_prior``: the scored prior's, else the run's own prior's."""
     if state.prior:
         return prior_pairs(state.prior, ())
@@ -293,7 +293,7 @@ def prior_pairs(path: str | None, confidence: tuple[str, ...]) -> frozenset[tupl
 
 
 @lru_cache(maxsize=8)
-def importance_histogram_bins(result: StoredResult) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def importance_histogram_bins(result: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Histogram of a result's importances: bin edges, counts and (signed links) repressing counts."""
     adjacencies = result.adjacencies
     if "coefficient" in adjacencies:
@@ -302,7 +302,7 @@ def importance_histogram_bins(result: StoredResult) -> tuple[np.ndarray, np.ndar
 
 
 @lru_cache(maxsize=8)
-def prior_scoring(result: StoredResult, prior: str) -> tuple[pd.DataFrame, dict]:
+def prior_scoring(result: Result, prior: str) -> tuple[pd.DataFrame, dict]:
     """A result's network scored against a prior file: precision by threshold and the overall scores."""
     adjacencies = result.adjacencies
     genes = list(dict.fromkeys([*result.adata.var_names, *adjacencies["TF"], *adjacencies["target"]]))
@@ -320,7 +320,7 @@ class ImportanceView:
     prior_note: str
 
 
-def importance_view(result: StoredResult, state: ViewState, network: NetworkView) -> ImportanceView:
+def importance_view(result: Result, state: ViewState, network: NetworkView) -> ImportanceView:
     """The histogram of importances with the threshold (and, with a prior, its precision curve)."""
     edges, counts, repressing = importance_histogram_bins(result)
     threshold = 10 ** (state.log_threshold or 0.0)
@@ -365,7 +365,7 @@ def prior_note(name: str, scores: dict, at: pd.Series) -> str:
     )
 
 
-def cell_colour(result: StoredResult, state: ViewState) -> pd.Series:
+def cell_colour(result: Result, state: ViewState) -> pd.Series:
     """The per-cell values behind the state's colouring (named for the colour bar / legend)."""
     adata = result.adata
     auc = adata.obsm["X_aucell"]
@@ -383,7 +383,7 @@ def cell_colour(result: StoredResult, state: ViewState) -> pd.Series:
     return pd.Series("cells", index=adata.obs_names, name="cells")
 
 
-def cell_views(result: StoredResult, state: ViewState) -> tuple[go.Figure, go.Figure]:
+def cell_views(result: Result, state: ViewState) -> tuple[go.Figure, go.Figure]:
     """The AUC embedding coloured by the state's choice, and the selected regulon's AUC distribution with
     its on/off threshold (the user's, when set); the selected cells are highlighted in both."""
     adata = result.adata
@@ -404,7 +404,7 @@ def cell_views(result: StoredResult, state: ViewState) -> tuple[go.Figure, go.Fi
     return embedding, auc_distribution(values, threshold, regulon=state.regulon, selected=list(state.selection) or None)
 
 
-def summary_views(result: StoredResult, state: ViewState) -> tuple[go.Figure, go.Figure]:
+def summary_views(result: Result, state: ViewState) -> tuple[go.Figure, go.Figure]:
     """The cell type × regulon clustermap (the selected regulon's column marked) and the TF expression
     heatmap / dot plot (its TF marked), with a row for the selected cells when there are any."""
     adata = result.adata
@@ -437,12 +437,12 @@ class RegulonCard:
     targets: pd.DataFrame
 
 
-def regulon_card(result: StoredResult, state: ViewState) -> RegulonCard | None:
+def regulon_card(result: Result, state: ViewState) -> RegulonCard | None:
     """The selected regulon's size, cells on, most specific cell types (RSS) and targets: importance,
     occurrence (consensus runs), in prior, and the best motif and its NES when pruned with cisTarget."""
     if not state.regulon:
         return None
-    members = result.regulons[result.regulons["regulon"] == state.regulon]
+    members = result.regulon_targets[result.regulon_targets["regulon"] == state.regulon]
     adata = result.adata
     values = adata.obsm["X_aucell"][state.regulon]
     threshold = thresholds_of(adata, dict(state.overrides))[state.regulon]
@@ -482,11 +482,11 @@ def motif_support(motifs: pd.DataFrame, tf: str | None) -> pd.DataFrame:
     return pd.DataFrame.from_dict(best, orient="index", columns=["motif", "NES"])
 
 
-def gene_lookup(result: StoredResult, gene: str, state: ViewState) -> tuple[str, pd.DataFrame]:
+def gene_lookup(result: Result, gene: str, state: ViewState) -> tuple[str, pd.DataFrame]:
     """Where ``gene`` sits in a result: the regulons that contain it (or that it drives) and the TFs upstream
     of it (every TF → gene edge, strongest first, flagged when above the threshold, in a regulon, in prior)."""
     gene = gene.strip()
-    regulons = result.regulons
+    regulons = result.regulon_targets
     containing = list(dict.fromkeys(regulons.loc[regulons["target"] == gene, "regulon"]))
     driven = list(dict.fromkeys(regulons.loc[regulons["TF"] == gene, "regulon"]))
     adjacencies = result.adjacencies

@@ -183,7 +183,7 @@ class ResultCache:
                 )
         return key
 
-    def load(self, key: str) -> StoredResult:
+    def load(self, key: str) -> Result:
         """The stored result under ``key``, read once per process and kept in memory."""
         if key not in self:
             raise KeyError(key)
@@ -202,45 +202,20 @@ class ResultCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@dataclass(frozen=True, eq=False)
-class StoredResult:
-    """A result read back from the cache (or from a pySCENIC output folder); equal only to itself, so views
-    can memoise on it (a key's result is read once and shared, see :meth:`ResultCache.load`).
-
-    Attributes
-    ----------
-    adata, adjacencies, regulons, summary
-        Cells with AUC, embeddings and summaries; the network; the regulons (``regulon_targets.csv`` layout);
-        ``run.json``.
-    motifs
-        The enriched motifs of a cisTarget-pruned run (``motifs.csv``, flattened), else ``None``.
-    """
-
-    adata: ad.AnnData
-    adjacencies: pd.DataFrame
-    regulons: pd.DataFrame
-    summary: dict
-    motifs: pd.DataFrame | None = None
-
-    def regulon_objects(self) -> list:
-        """The regulons as ctxcore objects."""
-        return regulons_from_table(self.regulons)
-
-
 #: what entries written by earlier versions call :data:`~gridapp.core.export.REGULON_TARGETS` (the same table)
 LEGACY_REGULON_TARGETS = "regulons.csv"
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path) -> StoredResult:
+def _load(path: Path) -> Result:
     """Read the entry in ``path``, also one an earlier version wrote (its regulon table named ``regulons.csv``)."""
     regulon_table = path / REGULON_TARGETS
     if not regulon_table.is_file():
         regulon_table = path / LEGACY_REGULON_TARGETS
-    return StoredResult(
+    return Result(
         adata=ad.read_h5ad(path / "result.h5ad"),
         adjacencies=pd.read_parquet(path / ADJACENCIES),
-        regulons=pd.read_csv(regulon_table, float_precision="round_trip"),  # the weights as computed
+        regulons=regulons_from_table(pd.read_csv(regulon_table, float_precision="round_trip")),  # weights as computed
         summary=json.loads((path / "run.json").read_text(encoding="utf-8")),
         motifs=read_enriched_motifs(path / "motifs.csv") if (path / "motifs.csv").is_file() else None,
     )

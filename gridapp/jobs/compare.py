@@ -180,11 +180,11 @@ def run_compare(
             b.adjacencies,
             threshold=spec.threshold,
             top_edges=None if spec.threshold is not None else spec.top_edges,
-            regulons_a=a.regulons,
-            regulons_b=b.regulons,
+            regulons_a=a.regulon_targets,
+            regulons_b=b.regulon_targets,
         )
     if donors:
-        result.reproducibility = reproducibility({d: cache.load(keys[f"donor {d}"]).regulons for d in donors})
+        result.reproducibility = reproducibility({d: cache.load(keys[f"donor {d}"]).regulon_targets for d in donors})
     if progress:
         progress(len(plan), len(plan), "done")
     return result

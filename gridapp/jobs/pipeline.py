@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 
@@ -102,9 +103,11 @@ def _refuse_over(n: int, limit: int | None, what: str, setting: str, advice: str
 NO_LIMITS = JobLimits()
 
 
-@dataclass
+@dataclass(eq=False)
 class Result:
-    """What a pipeline run produced.
+    """A run's result: just computed (:func:`run`), read back from the cache (:meth:`ResultCache.load
+    <gridapp.jobs.cache.ResultCache.load>`) or imported from a pySCENIC output folder. Equal only to itself, so
+    views can memoise on it (a key's result is read once per process and shared).
 
     Attributes
     ----------
@@ -119,7 +122,8 @@ class Result:
         ``TF, target, importance``, sorted by decreasing importance; with several runs, their
         consensus, with an ``occurrence`` column (fraction of runs listing the edge).
     regulons
-        The regulons that AUCell scored.
+        The regulons that AUCell scored (ctxcore objects; read back from the cache, rebuilt from
+        ``regulon_targets.csv`` with the context their sign gives).
     motifs
         pySCENIC's enriched-motif table (cisTarget pruning only).
     summary
@@ -131,6 +135,11 @@ class Result:
     regulons: list[Regulon]
     motifs: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+
+    @cached_property
+    def regulon_targets(self) -> pd.DataFrame:
+        """The regulons as rows ``regulon, TF, target, weight`` (the ``regulon_targets.csv`` layout)."""
+        return regulons.regulons_table(self.regulons)
 
 
 def run(

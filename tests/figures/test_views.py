@@ -79,7 +79,7 @@ def test_the_selected_regulon_drives_the_embedding_colour_and_the_card(results):
     on_off, _ = cell_views(a, state_of(key, a, regulon=regulon, colour_by=REGULON_ON_OFF))
     assert {trace.name for trace in on_off.data} <= {"on", "off"}
     card = regulon_card(a, state)
-    members = a.regulons[a.regulons["regulon"] == regulon]
+    members = a.regulon_targets[a.regulon_targets["regulon"] == regulon]
     assert set(card.targets["gene"]) == set(members["target"]) and f"{len(members):,} targets" in card.summary
     assert card.targets["importance"].is_monotonic_decreasing
     assert card.targets["in_prior"].all()  # prior-pruned: every regulon link is a prior link
@@ -120,9 +120,9 @@ def test_the_network_and_histogram_follow_the_threshold(results):
 
 def test_gene_lookup_names_the_regulons_and_upstream_tfs(results):
     (key, a), _ = results
-    target = a.regulons["target"].iloc[0]
+    target = a.regulon_targets["target"].iloc[0]
     text, table = gene_lookup(a, target, state_of(key, a))
-    assert a.regulons["regulon"].iloc[0] in text and table["in_regulon"].any()
+    assert a.regulon_targets["regulon"].iloc[0] in text and table["in_regulon"].any()
     assert set(table["TF"]) == set(a.adjacencies.loc[a.adjacencies["target"] == target, "TF"])
     text, table = gene_lookup(a, "NO_SUCH_GENE", state_of(key, a))
     assert "not in this result" in text and table.empty

@@ -66,7 +66,7 @@ def test_stored_result_reads_back_with_its_parameters(tmp_path, result):
     [listed] = cache.runs()
     assert listed.key == key and listed.params["cell_types"] == ["B cells", "CD14+ Monocytes"]
     assert listed.summary["counts"]["regulons"] == len(result.regulons)
-    assert {r.name for r in stored.regulon_objects()} == {r.name for r in result.regulons}
+    assert {r.name for r in stored.regulons} == {r.name for r in result.regulons}
     with pytest.raises(ValueError, match="not a cache key"):
         cache.path("../etc")
 
@@ -149,4 +149,4 @@ def test_an_entry_written_by_an_earlier_version_still_opens(tmp_path, result):
     key = cache.get_or_compute(PARAMS, lambda params: result)
     folder = cache.path(key)
     (folder / "regulon_targets.csv").rename(folder / "regulons.csv")  # the name earlier versions gave the table
-    assert {r.name for r in cache.load(key).regulon_objects()} == {r.name for r in result.regulons}
+    assert {r.name for r in cache.load(key).regulons} == {r.name for r in result.regulons}

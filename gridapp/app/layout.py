@@ -70,6 +70,11 @@ def _setting_field(name: str, control) -> html.Div:
     return field(BY_NAME[name].label, control, BY_NAME[name].help)
 
 
+def _empty_words(name: str) -> str:
+    """What setting ``name`` left empty means (``all cell types``): a control's placeholder."""
+    return f"{BY_NAME[name].empty} {BY_NAME[name].label.lower()}"
+
+
 def _data_fields(datasets: list[dict], tf_lists: list[dict], max_upload_mb: int) -> list:
     return [
         html.H2("Data"),
@@ -89,9 +94,9 @@ def _data_fields(datasets: list[dict], tf_lists: list[dict], max_upload_mb: int)
             max_size=max_upload_mb * 2**20,
         ),
         _setting_field("donor_key", dcc.Dropdown(id="donor-key", placeholder="choose a donor column")),
-        _setting_field("donors", dcc.Dropdown(id="donors", multi=True, placeholder="all donors")),
+        _setting_field("donors", dcc.Dropdown(id="donors", multi=True, placeholder=_empty_words("donors"))),
         _setting_field("cell_type_key", dcc.Dropdown(id="cell-type-key", placeholder="choose a cell-type column")),
-        _setting_field("cell_types", dcc.Dropdown(id="cell-types", multi=True, placeholder="all cell types")),
+        _setting_field("cell_types", dcc.Dropdown(id="cell-types", multi=True, placeholder=_empty_words("cell_types"))),
         html.Div(id="cell-count", className="count"),
         _setting_field(
             "tfs",

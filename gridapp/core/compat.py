@@ -14,8 +14,9 @@ layer: its default OpenMP layer kills a process that forks after using it, and g
 
 It also turns off dask's automatic conversion of object columns to pyarrow strings, which would
 turn the (gene, weight) tuples of pySCENIC's ``TargetGenes`` column into their text, and silences the
-warning ctxcore prints when it is imported (it uses setuptools' deprecated ``pkg_resources``): a user can
-do nothing about it, and it would come before every message of the CLI.
+warning ctxcore prints when it is imported (it uses setuptools' deprecated ``pkg_resources``) and the one
+pandas prints for every loom pySCENIC writes: a user can do nothing about them, and they would come before
+every message of the CLI and in the server's log after every run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ DASK_CONFIG = {"dataframe.convert-string": False}
 NUMBA_THREADING_LAYER = "workqueue"
 #: The start of the warning ctxcore's import gives.
 PKG_RESOURCES_WARNING = "pkg_resources is deprecated as an API"
+#: The start of the warning pandas 2.2 gives for each loom pySCENIC's ``export2loom`` writes (its ``replace``).
+DOWNCASTING_WARNING = "Downcasting behavior in `replace` is deprecated"
 
 
 def apply() -> list[str]:
@@ -61,6 +64,7 @@ def apply() -> list[str]:
     """
     dask.config.set(DASK_CONFIG)
     warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
+    warnings.filterwarnings("ignore", message=DOWNCASTING_WARNING, category=FutureWarning, module="pyscenic")
     numba.config.THREADING_LAYER = NUMBA_THREADING_LAYER
     restored = []
     for owner, name, replacement in RESTORATIONS:

@@ -77,6 +77,9 @@ def local_cluster(n_workers: int | None = None) -> LocalCluster:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        # without a dashboard the scheduler still serves its health routes: on a free port, not on 8787, which
+        # another cluster on the machine may hold (distributed then warns on the server's console)
+        scheduler_kwargs={"dashboard_address": ":0"},
         silence_logs=40,
     )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from gridapp import __version__
 from gridapp.core.errors import GridappError
 from gridapp.core.methods import get_method
-from gridapp.jobs.settings import SETTINGS, Setting
+from gridapp.jobs.settings import BY_NAME, SETTINGS, Setting
 
 #: where a server caches its results unless told otherwise (``--cache-dir``, ``GRIDAPP_CACHE_DIR``)
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridapp"
@@ -103,7 +103,7 @@ class _RunParamsMethods:
         if not mine["donors"] and not stored["donors"]:
             stored = {**stored, "donor_key": mine["donor_key"]}  # no donor chosen: the column does not matter
         return [
-            f"{FIELD_WORDS.get(name, name)}: {_shown(value)} here, {_shown(stored[name])} in the result"
+            f"{FIELD_WORDS.get(name, name)}: {_shown(value, name)} here, {_shown(stored[name], name)} in the result"
             for name, value in mine.items()
             if value != stored[name]
         ]
@@ -197,10 +197,11 @@ def file_fingerprint(path: str | Path) -> str:
 FIELD_WORDS = {setting.name: setting.label.lower() for setting in SETTINGS}
 
 
-def _shown(value: object) -> str:
-    """A parameter's value as a user reads it: file names without folders, lists joined, none as 'none'."""
+def _shown(value: object, name: str) -> str:
+    """Setting ``name``'s value as a user reads it: file names without folders, lists joined, nothing as what it
+    means (``none``; ``all`` for donors and cell types)."""
     if value is None or value == []:
-        return "none"
+        return BY_NAME[name].empty if name in BY_NAME else "none"
     if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value)
+        return ", ".join(_shown(v, name) for v in value)
     return Path(value).name if isinstance(value, str) and "/" in value else str(value)

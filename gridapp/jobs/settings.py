@@ -64,6 +64,8 @@ class Setting:
         The Explore form shows it (``gene_symbols`` is detected; the comparison's own page sets ``group_*``).
     advice
         What to do when a value is refused (after the bounds, in the message).
+    empty
+        What an empty value means, in words (``all``: every donor, every cell type).
     """
 
     name: str
@@ -83,6 +85,7 @@ class Setting:
     prune_mode: str | None = None
     in_form: bool = True
     advice: str = ""
+    empty: str = "none"
 
     @property
     def flag(self) -> str:
@@ -180,10 +183,10 @@ SETTINGS: list[Setting] = [
             "load", in_form=False),
     Setting("donor_key", "Donor column", "obs column of donors", "cell subset", "subset"),
     Setting("donors", "Donors", "donors to keep, comma-separated (all when left out)", "cell subset", "subset",
-            kind="values", default=()),
+            kind="values", default=(), empty="all"),
     Setting("cell_type_key", "Cell-type column", "obs column of cell types", "cell subset", "subset"),
     Setting("cell_types", "Cell types", "cell types to keep, comma-separated (all when left out)", "cell subset",
-            "subset", kind="values", default=()),
+            "subset", kind="values", default=(), empty="all"),
     Setting("group_key", "Condition column", "obs column of the condition to compare, e.g. group_id", "comparison",
             "subset", in_form=False),
     Setting("groups", "Conditions", "the two values compared, a,b (delta = b - a)", "comparison", "subset",

@@ -81,3 +81,15 @@ def test_runs_and_occurrence_are_validated():
         RunParams.demo(runs=0)
     with pytest.raises(GridappError, match="--min-occurrence"):
         RunParams.demo(min_occurrence=1.5)
+
+
+def test_differences_name_each_changed_setting_in_words_and_an_empty_subset_as_all():
+    stored = RunParams.demo(cell_types=("CD14+ Monocytes",), n_top_genes=300).to_dict()
+    shown = RunParams.demo().differences(stored)
+    assert shown == ["cell types: all here, CD14+ Monocytes in the result", "top genes: 3000 here, 300 in the result"]
+    no_prior = RunParams.demo(prune="none").differences(RunParams.demo().to_dict())
+    assert no_prior == [
+        "pruning: none here, prior in the result",
+        "prior network: none here, dorothea_ABC_kang.tsv in the result",
+    ]
+    assert RunParams.demo().differences(RunParams.demo().to_dict()) == []

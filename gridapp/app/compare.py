@@ -21,7 +21,8 @@ from gridapp.app.runs import QUEUED, background_job, say_on_click
 from gridapp.app.words import in_page_words, run_options, table_payload
 from gridapp.core.atomic import store_folder_once
 from gridapp.core.errors import GridappError
-from gridapp.figures.compare import delta_heatmap, rewiring_elements, split_embedding, volcano
+from gridapp.figures.base import placeholder
+from gridapp.figures.compare import EMPTY, delta_heatmap, rewiring_elements, split_embedding, volcano
 from gridapp.jobs.cache import is_key
 from gridapp.jobs.compare import (
     DEFAULT_TOP_EDGES,
@@ -143,10 +144,10 @@ def _register_views(app: Dash, config: AppConfig) -> None:
     def show_comparison(key, chosen):
         result = _comparison(config.compare_dir, key)
         if result is None:
-            return [], None, {}, [], []
+            return [], None, placeholder(EMPTY["delta_heatmap"]), [], []
         rows, columns = table_payload(result.reproducibility)
         if result.differential is None:  # donors only
-            return [], None, {}, rows, columns
+            return [], None, placeholder(EMPTY["delta_heatmap"]), rows, columns
         types = sorted(result.differential["cell_type"].unique())
         return types, chosen if chosen in types else types[0], delta_heatmap(result.differential), rows, columns
 
@@ -159,7 +160,7 @@ def _register_views(app: Dash, config: AppConfig) -> None:
     def show_volcano(key, cell_type, regulon):
         result = _comparison(config.compare_dir, key)
         if result is None or result.differential is None or not cell_type:
-            return {}
+            return placeholder(EMPTY["volcano"])
         return volcano(result.differential, cell_type, selected=regulon)
 
     @app.callback(
@@ -182,7 +183,7 @@ def _register_views(app: Dash, config: AppConfig) -> None:
     def show_regulon(key, regulon):
         result = _comparison(config.compare_dir, key)
         if result is None or not regulon:
-            return {}, [], "Select a regulon (click the volcano or the heatmap)."
+            return placeholder(EMPTY["split_embedding"]), [], "Select a regulon (click the volcano or the heatmap)."
         return regulon_outputs(config, result, regulon)
 
     @app.callback(
@@ -337,12 +338,14 @@ def table_file(compare_dir: Path | None, key: str | None, table: object) -> Path
 def regulon_outputs(config: AppConfig, result: CompareResult, regulon: str) -> tuple:
     """The selected regulon's AUC on the embedding split by group, and its TF's rewired edges."""
     if result.group_key is None:
-        return {}, [], "This comparison compared donors only: there are no groups to show the regulon by."
+        words = "This comparison compared donors only: there are no groups to show the regulon by."
+        return placeholder(words), [], words
     union = config.cache.load(result.keys["union"])
     adata = union.adata
     auc = adata.obsm["X_aucell"]
     if regulon not in auc.columns:
-        return {}, [], f"{regulon} is not a regulon of the run on both groups."
+        words = f"{regulon} is not a regulon of the run on both groups."
+        return placeholder(words), [], words
     figure = split_embedding(
         adata.obsm["X_umap_aucell"], auc[regulon].rename(regulon), adata.obs[result.group_key], list(result.groups)
     )

@@ -13,6 +13,12 @@ from gridapp.figures.network import network_elements
 
 #: q-value below which a regulon counts as differentially active in the figures
 SIGNIFICANT = 0.05
+#: what each Compare view says before it has something to show
+EMPTY = {
+    "volcano": "Compare two conditions (above): each regulon's change in activity per cell type appears here.",
+    "delta_heatmap": "The cell type × regulon change in activity of a two-condition comparison appears here.",
+    "split_embedding": "Select a regulon (click the volcano or the heatmap): its activity per condition appears here.",
+}
 
 
 def volcano(differential: pd.DataFrame, cell_type: str, *, selected: str | None = None) -> go.Figure:

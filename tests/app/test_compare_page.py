@@ -13,6 +13,7 @@ from dash import no_update
 from gridapp.app.compare import comparison_job, comparison_spec, group_choices, table_file
 from gridapp.app.config import AppConfig
 from gridapp.core.errors import GridappError
+from gridapp.figures.compare import EMPTY
 from gridapp.jobs.cache import ResultCache
 from gridapp.jobs.compare import CompareResult, CompareSpec, compare_key, save_compare
 from gridapp.jobs.pipeline import NO_LIMITS, JobLimits
@@ -154,3 +155,19 @@ def test_no_comparison_or_a_forged_table_name_gives_no_file(tmp_path, key, table
     _store(tmp_path, "a" * 32, _spec(_config(tmp_path)))
     with pytest.raises(GridappError):
         table_file(tmp_path, key, table)
+
+
+def test_before_a_comparison_each_view_says_what_will_appear_there(tmp_path):
+    from gridapp.app.server import create_app
+
+    client = create_app(cache_dir=tmp_path / "cache", max_upload_mb=1, beeline_root=None).server.test_client()
+    inputs = [
+        {"id": "comparison", "property": "data", "value": None},
+        {"id": "compare-celltype", "property": "value", "value": None},
+        {"id": "regulon", "property": "value", "value": None},
+    ]
+    body = {"output": "volcano.figure", "outputs": {"id": "volcano", "property": "figure"}, "inputs": inputs}
+    reply = client.post("/_dash-update-component", json={**body, "changedPropIds": [], "state": []})
+    figure = reply.get_json()["response"]["volcano"]["figure"]
+    assert [note["text"].replace("<br>", " ") for note in figure["layout"]["annotations"]] == [EMPTY["volcano"]]
+    assert not figure.get("data") and figure["layout"]["xaxis"]["visible"] is False  # no bare axes

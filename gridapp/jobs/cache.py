@@ -212,13 +212,16 @@ def _load(path: Path) -> Result:
     regulon_table = path / REGULON_TARGETS
     if not regulon_table.is_file():
         regulon_table = path / LEGACY_REGULON_TARGETS
-    return Result(
+    table = pd.read_csv(regulon_table, float_precision="round_trip")  # the weights as computed
+    result = Result(
         adata=ad.read_h5ad(path / "result.h5ad"),
         adjacencies=pd.read_parquet(path / ADJACENCIES),
-        regulons=regulons_from_table(pd.read_csv(regulon_table, float_precision="round_trip")),  # weights as computed
+        regulons=regulons_from_table(table),
         summary=json.loads((path / "run.json").read_text(encoding="utf-8")),
         motifs=read_enriched_motifs(path / "motifs.csv") if (path / "motifs.csv").is_file() else None,
     )
+    result.regulon_targets = table  # what Result.regulon_targets would derive from the regulons: the file read
+    return result
 
 
 def is_key(key: object) -> bool:

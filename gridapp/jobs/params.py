@@ -201,7 +201,7 @@ def _shown(value: object, name: str) -> str:
     """Setting ``name``'s value as a user reads it: file names without folders, lists joined, nothing as what it
     means (``none``; ``all`` for donors and cell types)."""
     if value is None or value == []:
-        return BY_NAME[name].empty if name in BY_NAME else "none"
+        return BY_NAME[name].empty
     if isinstance(value, list):
         return ", ".join(_shown(v, name) for v in value)
     return Path(value).name if isinstance(value, str) and "/" in value else str(value)

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gridapp.core.atomic import leftovers
@@ -67,6 +68,7 @@ def test_stored_result_reads_back_with_its_parameters(tmp_path, result):
     assert listed.key == key and listed.params["cell_types"] == ["B cells", "CD14+ Monocytes"]
     assert listed.summary["counts"]["regulons"] == len(result.regulons)
     assert {r.name for r in stored.regulons} == {r.name for r in result.regulons}
+    pd.testing.assert_frame_equal(stored.regulon_targets, result.regulon_targets)  # the file read = derived
     with pytest.raises(ValueError, match="not a cache key"):
         cache.path("../etc")
 

@@ -126,8 +126,8 @@ LEGEND = [
 def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = (), top: int = 0) -> list[dict]:
     """Nodes and edges for dash-cytoscape with preset positions.
 
-    TFs sit on an inner circle, targets on an outer one, each target near its strongest TF; edge
-    width grows with importance.
+    TFs sit on an inner circle (a ``focus`` TF in its centre, as does a lone TF), targets on an outer one,
+    each target near its strongest TF; edge width grows with importance.
 
     Parameters
     ----------
@@ -155,7 +155,8 @@ def network_elements(edges: pd.DataFrame, *, focus: tuple[str, ...] = (), top: i
     tfs = list(dict.fromkeys(edges["TF"]))
     tf_set = set(tfs)
     targets = [g for g in dict.fromkeys(edges["target"]) if g not in tf_set]
-    positions = _radial_positions(edges, tfs, targets)
+    centre = next((gene for gene in focus if gene in tf_set), tfs[0] if len(tfs) == 1 else None)
+    positions = _radial_positions(edges, tfs, targets, centre)
     strongest = _strongest_link(edges)
     top_targets = _top_targets(edges, top)
     hops = _hops(edges, [gene for gene in focus if gene in strongest] or tfs)
@@ -230,11 +231,19 @@ def _top_targets(edges: pd.DataFrame, top: int) -> set[str]:
     return set(strongest["target"])
 
 
-def _radial_positions(edges: pd.DataFrame, tfs: list[str], targets: list[str]) -> dict[str, dict[str, float]]:
-    inner = 60.0 + 25.0 * len(tfs)
+def _radial_positions(
+    edges: pd.DataFrame, tfs: list[str], targets: list[str], centre: str | None
+) -> dict[str, dict[str, float]]:
+    """``centre`` (a TF, or none) at the origin, the other TFs on an inner circle, the targets on an outer one
+    ordered by their strongest TF's angle."""
+    ring = [tf for tf in tfs if tf != centre]
+    inner = 60.0 + 25.0 * len(ring)
     outer = inner + 120.0 + 2.0 * len(targets) ** 0.5 * 10
-    tf_angle = {tf: 2 * np.pi * i / len(tfs) for i, tf in enumerate(tfs)}
-    positions = {tf: _point(inner if len(tfs) > 1 else 0.0, angle) for tf, angle in tf_angle.items()}
+    tf_angle = {tf: 2 * np.pi * i / len(ring) for i, tf in enumerate(ring)}
+    positions = {tf: _point(inner, angle) for tf, angle in tf_angle.items()}
+    if centre is not None:
+        tf_angle[centre] = 0.0
+        positions[centre] = _point(0.0, 0.0)
     strongest = edges.drop_duplicates("target").set_index("target")["TF"]
     order = sorted(targets, key=lambda gene: (tf_angle[strongest[gene]], gene))
     for i, gene in enumerate(order):

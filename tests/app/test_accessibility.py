@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browsing import ROOT, SHARED, By, Watch, chromium, dashboard, text, wait
+from tests.app.browsing import ROOT, SHARED, ActionChains, By, Keys, Watch, chromium, dashboard, text, wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a dashboard with a computed result
 
@@ -103,3 +103,33 @@ def test_no_serious_accessibility_violation(browser, axe_source, page):
     assert "error" not in violations, violations
     failing = [v for v in map(ours, violations) if v["impact"] in FAILING_IMPACTS and v["nodes"]]
     assert not failing, f"{page}: axe-core finds\n" + "\n".join(map(describe, failing))
+
+
+#: the element with the keyboard focus, and whether it lies under the control column's sticky Launch bar
+FOCUS_UNDER_BAR = """
+const bar = document.querySelector('.launchbar'), focused = document.activeElement;
+const b = bar.getBoundingClientRect(), r = focused.getBoundingClientRect();
+const overlaps = r.bottom > b.top && r.top < b.bottom && r.left < b.right && r.right > b.left;
+return [focused.id || focused.outerHTML.slice(0, 80), overlaps && !bar.contains(focused)];
+"""
+
+
+def test_no_field_reached_with_tab_hides_under_the_launch_bar(browser):
+    """WCAG 2.2 focus-not-obscured: tabbing down the control column at 1280×800 scrolls each field clear of the
+    Launch bar that stays at the column's bottom."""
+    show(browser, "Explore")
+    size = browser.get_window_size()
+    browser.set_window_size(1280, 800)
+    browser.execute_script("document.querySelector('.controls').scrollTop = 0; document.activeElement.blur()")
+    hidden, reached = [], []
+    try:
+        for _ in range(40):
+            ActionChains(browser).send_keys(Keys.TAB).perform()
+            name, under = browser.execute_script(FOCUS_UNDER_BAR)
+            reached.append(name)
+            if under:
+                hidden.append(name)
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    assert "launch" in reached or "n-top-genes" in reached, reached  # the Tab key went down the column
+    assert not hidden, hidden

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -52,6 +54,22 @@ def test_nodes_carry_their_strongest_link_hops_and_radial_position():
     unfocused = nodes_of(network_elements(EDGES))
     assert {g for g, n in unfocused.items() if n["data"]["hops"] == 0} == {"SPI1", "CEBPB", "TCF7"}
     assert max(n["data"]["hops"] for n in unfocused.values()) == 1
+
+
+def test_the_focused_tf_sits_in_the_centre_of_the_radial_layout():
+    def radius(node: dict) -> float:
+        return round(math.hypot(node["position"]["x"], node["position"]["y"]), 1)
+
+    focused = nodes_of(network_elements(EDGES, focus=("SPI1",)))
+    assert radius(focused["SPI1"]) == 0
+    assert radius(focused["CEBPB"]) == radius(focused["TCF7"]) > 0
+    assert min(radius(focused[g]) for g in ("LYZ", "CD14", "FCN1", "S100A8", "CD3E", "LEF1")) > radius(focused["TCF7"])
+    unfocused = nodes_of(network_elements(EDGES))
+    assert all(radius(n) > 0 for n in unfocused.values())
+    on_target = nodes_of(network_elements(EDGES, focus=("LYZ",)))  # a target in focus stays on its ring
+    assert {g: n["position"] for g, n in on_target.items()} == {g: n["position"] for g, n in unfocused.items()}
+    lone = nodes_of(network_elements(EDGES[EDGES["TF"] == "TCF7"]))
+    assert radius(lone["TCF7"]) == 0 and radius(lone["CD3E"]) > 0
 
 
 def test_only_tfs_top_targets_and_pointed_genes_are_labelled_when_zoomed_out():

@@ -192,6 +192,12 @@ def create_app(
     if demo is not None:
         config = replace(config, first_key=config.cache.key(demo))
         start_demo(config.cache, demo, max_jobs)
+    return _dashboard(config, jobs)
+
+
+def _dashboard(config: AppConfig, jobs: BaseBackgroundCallbackManager) -> Dash:
+    """The Dash app over ``config``: the page, every page's callbacks, the request hardening, the login and job
+    gate around the WSGI app, and ``/healthz``."""
     app = Dash(
         __name__,
         title="gridapp",
@@ -201,7 +207,6 @@ def create_app(
         on_error=report_error,
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers' language
-
     app.layout = lambda: page(config)
     form.register(app, config)
     runs.register(app, config)

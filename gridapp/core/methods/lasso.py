@@ -105,6 +105,29 @@ def lasso(
         "min_cells": min_cells,
         "seed": seed,
     }
+    coefficients = _fit_on_dask(client, x, responses, own, settings, chunk)
+    target_index, tf_index = np.nonzero(coefficients)
+    values = coefficients[target_index, tf_index]
+    return pd.DataFrame(
+        {
+            "TF": tf_names[tf_index],
+            "target": genes[target_index],
+            "importance": np.abs(values),
+            "coefficient": values,
+        }
+    )[[*ADJACENCY_COLUMNS, "coefficient"]]
+
+
+def _fit_on_dask(
+    client: Client | None,
+    x: np.ndarray,
+    responses: np.ndarray | sp.spmatrix,
+    own: np.ndarray,
+    settings: dict,
+    chunk: int,
+) -> np.ndarray:
+    """Coefficients (targets × TFs) of every column of ``responses`` on ``x``, ``chunk`` targets per Dask task
+    (``x`` sent once per worker)."""
     responses = responses.tocsc() if sp.issparse(responses) else responses
     with client_or_local(client) as dask:
         shared_x = dask.scatter(x, broadcast=True, hash=False)
@@ -117,19 +140,9 @@ def lasso(
                 settings,
                 pure=False,
             )
-            for start in range(0, len(genes), chunk)
+            for start in range(0, responses.shape[1], chunk)
         ]
-        coefficients = np.vstack(dask.gather(futures))
-    target_index, tf_index = np.nonzero(coefficients)
-    values = coefficients[target_index, tf_index]
-    return pd.DataFrame(
-        {
-            "TF": tf_names[tf_index],
-            "target": genes[target_index],
-            "importance": np.abs(values),
-            "coefficient": values,
-        }
-    )[[*ADJACENCY_COLUMNS, "coefficient"]]
+        return np.vstack(dask.gather(futures))
 
 
 def _values(adata: ad.AnnData, layer: str | None, normalise: bool) -> np.ndarray | sp.spmatrix:

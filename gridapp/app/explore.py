@@ -119,9 +119,10 @@ def _register_result(app: Dash, config: AppConfig) -> None:
         Output("result-info", "children"),
         Input("result-key", "data"),
         State("selected-cells", "data"),
+        State("regulon", "value"),
         prevent_initial_call="initial_duplicate",
     )
-    def open_result(key, selected):
+    def open_result(key, selected, shown_regulon):
         cells = selected.get("cells") if isinstance(selected, dict) else None
         dropped = (
             f"The {len(cells):,} cells selected on the previous run were dropped: select cells again."
@@ -136,7 +137,7 @@ def _register_result(app: Dash, config: AppConfig) -> None:
         consensus = "occurrence" in result.adjacencies
         return (
             regulons,
-            regulons[0] if regulons else None,
+            shown_regulon if shown_regulon in regulons else next(iter(regulons), None),  # kept across runs
             low,
             high,
             default,
@@ -338,7 +339,7 @@ def _register_actions(app: Dash, config: AppConfig) -> None:
         result, state, _ = opened
         if ctx.triggered_id == "export-edges":
             edges = network_view(result, state).edges
-            name = f"subnetwork_{safe_name(str(state.regulon or 'all'))}_{10 ** (state.log_threshold or 0):.3g}.csv"
+            name = subnetwork_filename(state.regulon, 10 ** (state.log_threshold or 0))
             return dcc.send_data_frame(edges.to_csv, name, index=False)
         if ctx.triggered_id == "export-binary":
             adata = result.adata
@@ -346,6 +347,13 @@ def _register_actions(app: Dash, config: AppConfig) -> None:
             return dcc.send_data_frame(binary.to_csv, "auc_binary.csv", index_label="cell")
         files = {"export-gmt": "regulons.gmt", "export-auc": "auc.csv"}
         return dcc.send_file(str(cache.path(state.key) / files[ctx.triggered_id]))
+
+
+def subnetwork_filename(regulon: str | None, threshold: float) -> str:
+    """The exported subnetwork's file name: ``subnetwork_SPI1+_importance-over-7.76.csv`` for regulon
+    ``SPI1(+)`` above importance 7.76 (``all`` without a regulon)."""
+    regulon_part = safe_name(str(regulon).replace("(", "").replace(")", "")) if regulon else "all"
+    return f"subnetwork_{regulon_part}_importance-over-{threshold:.3g}.csv"
 
 
 def clicked_x(click: object) -> object:

@@ -104,6 +104,7 @@ def test_subset_launch_explore_export(server, browser):
     browser.find_element(By.ID, "export-edges").click()
     exported = _wait(browser, lambda d: next(iter(d.downloads.glob("subnetwork_*.csv")), None), 30)
     time.sleep(0.5)
+    assert exported.name.startswith("subnetwork_SPI1+_importance-over-"), exported.name
     table = pd.read_csv(exported)
     assert len(table) == shown > 0
     assert list(table.columns[:3]) == ["TF", "target", "importance"] and {"regulon", "in_prior"} <= set(table.columns)
@@ -201,7 +202,8 @@ def _titles(driver) -> dict[str, str]:
 
 
 def test_opening_a_smaller_run_drops_the_selection_and_every_view_follows(server, browser):
-    [big] = [o for o in _run_labels(browser) if "B cells, CD14+ Monocytes" in o]
+    [big] = [o for o in _options(browser, "cached-runs") if "B cells, CD14+ Monocytes" in o]
+    regulon_a, regulons_a = _text(browser, "regulon"), _prop(browser, "regulon", "options")
     assert any(t.startswith("selected (") for t in browser.execute_script(CLUSTERMAP_LABELS))  # the lasso's row
     # run B: fewer cells (B cells only); the lasso made on run A is still in the page
     _choose(browser, "cell-types", "CD14+ Monocytes")  # a second click on a chosen option removes it
@@ -214,8 +216,11 @@ def test_opening_a_smaller_run_drops_the_selection_and_every_view_follows(server
     assert f"of {cells}" in titles["auc-dist"], titles  # "<regulon>: n of N cells on"
     assert "dropped" in _text(browser, "view-note")
     assert not any(t.startswith("selected (") for t in browser.execute_script(CLUSTERMAP_LABELS))
+    regulon_b, regulons_b = _text(browser, "regulon"), _prop(browser, "regulon", "options")
+    assert regulon_b == (regulon_a if regulon_a in regulons_b else regulons_b[0])  # the regulon shown stays if it can
     _choose(browser, "cached-runs", big)  # back to run A from the cached runs: its own counts again, still no selection
     _wait(browser, lambda d: all("495 cells" in t for t in _titles(d).values()), 60)
+    assert _text(browser, "regulon") == (regulon_b if regulon_b in regulons_a else regulons_a[0])
     _choose(browser, "cell-types", "CD14+ Monocytes")  # the form as the next tests expect it
 
 
@@ -234,8 +239,16 @@ def _cells_shown(info: str) -> int | None:
     return int(found.group(1).replace(",", "")) if found else None
 
 
-def _run_labels(driver) -> list[str]:
-    driver.find_element(By.ID, "cached-runs").click()
+def _prop(driver, component_id: str, name: str) -> object:
+    """A property of a Dash component as the page holds it (a dropdown's options: all of them, not only those drawn)."""
+    return driver.execute_script(
+        "return window.dash_component_api.getLayout(arguments[0]).props[arguments[1]]", component_id, name
+    )
+
+
+def _options(driver, dropdown_id: str) -> list[str]:
+    """The labels a dropdown offers (it is opened and closed again)."""
+    driver.find_element(By.ID, dropdown_id).click()
     labels = [o.text for o in _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=option]"))]
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     return labels

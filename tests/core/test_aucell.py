@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from ctxcore.genesig import GeneSignature, Regulon
 from pyscenic.aucell import aucell as pyscenic_aucell
 
+from gridapp.core import embed
 from gridapp.core.aucell import aucell, binarize, choose_auc_threshold
 from gridapp.core.embed import embed_auc, tsne_of, umap_of
 from gridapp.core.errors import GridappError
@@ -256,15 +257,28 @@ def test_user_thresholds_override_the_stored_ones():
 
 
 @pytest.mark.slow
-def test_embedding_of_more_cells_than_the_exact_neighbour_search_takes():
-    # from 8,192 cells scanpy switches to pynndescent and a sparse-graph code path
-    # (UMAP alone: the tSNE of as many cells is a minute of the suite and has no such switch below 10,000 cells)
+@pytest.mark.parametrize(("n_cells", "approximate_from", "approximate"), [(8200, None, False), (2200, 2000, True)])
+def test_embedding_of_many_cells_takes_exact_neighbours_then_pynndescents(
+    monkeypatch, n_cells, approximate_from, approximate
+):
+    # 8,200 cells: past scanpy's own switch to pynndescent (8,192), still exact distances; from APPROXIMATE_FROM
+    # (lowered here), pynndescent's graph through a sparse-graph code path. UMAP alone: the tSNE of as many cells
+    # is a minute of the suite and has no such switch below 10,000 cells.
+    if approximate_from:
+        monkeypatch.setattr(embed, "APPROXIMATE_FROM", approximate_from)
+    built = []
+    fit_transform = embed.NNDescentMatrix.fit_transform
+    monkeypatch.setattr(
+        embed.NNDescentMatrix, "fit_transform", lambda self, *a, **k: built.append(1) or fit_transform(self, *a, **k)
+    )
     rng = np.random.default_rng(0)
-    values = rng.normal(size=(8200, 6)) + np.repeat(np.eye(6)[[0, 3]], 4100, axis=0) * 4
+    half = n_cells // 2
+    values = rng.normal(size=(n_cells, 6)) + np.repeat(np.eye(6)[[0, 3]], half, axis=0) * 4
     umap = umap_of(values.astype(np.float32), seed=0)
-    assert umap.shape == (8200, 2) and np.isfinite(umap).all()
-    centre_a, centre_b = umap[:4100].mean(axis=0), umap[4100:].mean(axis=0)
-    assert np.linalg.norm(centre_a - centre_b) > umap[:4100].std(axis=0).mean()  # the two groups apart
+    assert bool(built) == approximate
+    assert umap.shape == (n_cells, 2) and np.isfinite(umap).all()
+    centre_a, centre_b = umap[:half].mean(axis=0), umap[half:].mean(axis=0)
+    assert np.linalg.norm(centre_a - centre_b) > umap[:half].std(axis=0).mean()  # the two groups apart
 
 
 @pytest.mark.parametrize("separation", [0.0, 0.05, 0.2])

@@ -134,6 +134,7 @@ def params_from_args(args: argparse.Namespace) -> RunParams:
     if missing and not args.demo:
         raise GridappError(f"Missing {' and '.join(missing)}.", "Give them, or use --demo for the embedded data.")
     params = RunParams.demo(**given) if args.demo else RunParams(**given)
+    params.check_files()
     if params.prior:  # a bad prior fails now, not at the prune step after minutes of inference
         from gridapp.core.priors import read_prior
 
@@ -266,9 +267,9 @@ def _run_client(args: argparse.Namespace) -> Iterator[Client | None]:
 
 def _run(args: argparse.Namespace) -> Callable[[], None]:
     """``run``: the pipeline on one subset; returns what prints its summary."""
+    params = params_from_args(args)  # bad settings and missing files are told before the pipeline's imports
     from gridapp.jobs.pipeline import output_folder, run, write_outputs
 
-    params = params_from_args(args)
     started = time.perf_counter()
     with (
         output_folder(args.out, overwrite=args.overwrite) as scratch,

@@ -18,6 +18,8 @@ from gridapp.core.errors import GridappError
 
 #: seconds a local cluster gets to shut down
 CLOSE_TIMEOUT = 60
+#: seconds to reach a scheduler given by address before saying it cannot be reached
+CONNECT_TIMEOUT = 10
 #: Dask settings for gridapp's workers (glibc malloc settings that keep freed memory for reuse); the
 #: user's own Dask configuration takes precedence
 DASK_CONFIG = Path(__file__).with_name("dask.yaml")
@@ -53,7 +55,7 @@ def dask_client(address: str | None = None, *, n_workers: int | None = None) -> 
     """
     if address:
         try:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout=CONNECT_TIMEOUT)
         except OSError as err:
             raise GridappError(
                 f"Cannot reach the Dask scheduler at {address} ({err}).",

@@ -80,6 +80,16 @@ class _RunParamsMethods:
             defaults["prior"] = str(DEMO_DIR / "dorothea_ABC_kang.tsv")
         return cls(**{**defaults, **overrides})
 
+    def check_files(self) -> None:
+        """Raise :class:`~gridapp.core.errors.GridappError` for the first file a setting names that does not exist:
+        a mistyped path is told at once, not after the pipeline's imports and first steps."""
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            paths = value if setting.kind == "files" else (value,) if setting.kind == "file" and value else ()
+            missing = next((path for path in paths if not Path(path).exists()), None)
+            if missing is not None:
+                raise GridappError(f"{missing}: no such file ({setting.flag}).", f"Check the {setting.flag} path.")
+
     def method_options(self) -> dict:
         """The run options the chosen method takes (those that are set)."""
         return {name: getattr(self, name) for name in get_method(self.method).options if getattr(self, name)}

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gridapp.core import numba_cache
 from tests.processes import CELERY_WORKER, ROOT, free_port, running, wait_for_http
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -31,10 +33,15 @@ def _instruction(name: str) -> str:
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
-    """The image's ENV, with its volumes (/data, /cache) moved under ``tmp_path`` and a free port."""
+    """The image's ENV, with its volumes (/data, /cache) moved under ``tmp_path`` and a free port.
+
+    The cache volume is one used before: its numba folder a copy of this session's compiled kernels (a first
+    boot compiles them in each gunicorn worker, half a minute of the suite).
+    """
     env = dict(pair.split("=", 1) for pair in shlex.split(_instruction("ENV")))
     moved = {"/data": str(ROOT / "data"), "/cache": str(tmp_path / "cache")}
     env = {key: re.sub(r"^/(data|cache)", lambda m: moved[m.group(0)], value) for key, value in env.items()}
+    shutil.copytree(numba_cache.CACHE_DIR, env["NUMBA_CACHE_DIR"])
     return {**env, "PORT": str(free_port()), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gridapp.core import parallel
 from gridapp.core.methods import infer
 from gridapp.core.parallel import dask_client
 
@@ -75,9 +76,10 @@ def test_local_workers_reuse_freed_memory_instead_of_faulting_it_in_anew(client)
     assert faults < 3 * size / resource.getpagesize()
 
 
-def test_unreachable_scheduler_is_a_clear_error():
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
     from gridapp.core.errors import GridappError
 
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1)  # nothing listens there: the error, sooner
     with pytest.raises(GridappError, match="Cannot reach the Dask scheduler"), dask_client("tcp://127.0.0.1:9"):
         pass
 

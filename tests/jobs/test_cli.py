@@ -238,7 +238,7 @@ def test_unwritable_output_folder_is_a_user_error(tmp_path, capsys, out):
         (["--auc-threshold", "7"], "--auc-threshold must be in (0, 1]"),
         (["--prior", "{tmp}/no_columns.tsv"], "no TF/target columns"),
         (["--prior", "{tmp}/empty.tsv"], "cannot read the prior table"),
-        (["--prior", "{tmp}/missing.tsv"], "no such prior file"),
+        (["--prior", "{tmp}/missing.tsv"], "missing.tsv: no such file (--prior)"),
     ],
 )
 def test_bad_setting_names_the_problem_and_what_to_do(tmp_path, capsys, extra, message):

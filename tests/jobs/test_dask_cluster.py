@@ -12,6 +12,7 @@ import pytest
 from distributed import Client
 
 from gridapp.cli import main
+from gridapp.core import parallel
 from tests.processes import free_port, running
 
 SUBSET = ["--cell-type-key", "cluster_id", "--cell-types", "CD14+ Monocytes,B cells", "--n-top-genes", "150"]
@@ -58,7 +59,8 @@ def test_a_run_on_an_existing_cluster_gives_the_local_network(scheduler, tmp_pat
     pd.testing.assert_frame_equal(on_cluster, on_machine)
 
 
-def test_an_unreachable_scheduler_is_one_clear_line(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1)  # nothing listens there: the error, sooner
     address = f"tcp://127.0.0.1:{free_port()}"
     assert main(["run", "--demo", *SUBSET, "--dask-scheduler", address, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err

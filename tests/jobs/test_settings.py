@@ -110,6 +110,29 @@ def test_a_value_outside_a_settings_bounds_is_refused_by_name(flags, message):
         params_from_args(args)
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--input", "{tmp}/typo.h5ad"],
+        ["--tfs", "{tmp}/typo.txt"],
+        [
+            "--prune",
+            "cistarget",
+            "--motif-dbs",
+            "{tmp}/here.feather",
+            "{tmp}/typo.feather",
+            "--motif-annotations",
+            "{tmp}/here.feather",
+        ],
+    ],
+)
+def test_a_missing_file_is_named_before_the_run_starts(tmp_path, flags):
+    (tmp_path / "here.feather").touch()
+    args = build_parser().parse_args(["run", "--demo", *(f.format(tmp=tmp_path) for f in flags), "--out", "unused"])
+    with pytest.raises(GridappError, match=r"/typo\.(h5ad|txt|feather): no such file \(--(input|tfs|motif-dbs)\)"):
+        params_from_args(args)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_a_number_that_is_not_finite_is_refused_whatever_sent_it(value):
     """JSON from a request may carry NaN or Infinity (Python's parser takes them): no bound lets them through."""

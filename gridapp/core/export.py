@@ -13,7 +13,6 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 from ctxcore.genesig import Regulon
-from pyscenic.export import export2loom
 from pyscenic.utils import save_to_yaml
 
 from gridapp.core.regulons import expression_frame, regulons_table
@@ -69,6 +68,8 @@ def write_loom(
     ``decompress_meta`` and the SCENIC protocol read; SCope reads it too. The expression is ``adata.X``, the
     matrix AUCell ranked.
     """
+    from pyscenic.export import export2loom  # with loompy, 2 s of imports a process writing no loom skips
+
     renamed = [regulon.rename(regulon.name.replace("(", " (", 1)) for regulon in regulons]
     auc = adata.obsm["X_aucell"].copy()
     auc.columns = [name.replace("(", " (", 1) for name in auc.columns]

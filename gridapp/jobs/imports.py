@@ -26,7 +26,6 @@ from pathlib import Path
 
 import anndata as ad
 import h5py
-import loompy
 import numpy as np
 import pandas as pd
 from ctxcore.genesig import Regulon
@@ -290,6 +289,8 @@ def _named_auc(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def _read_scenic_loom(path: Path) -> Activity:
+    import loompy  # 2 s of imports a process opening no loom skips
+
     adata, _ = read_dataset(path)
     with _reading(path, "a SCENIC loom", "Write the loom again with export2loom or `pyscenic aucell -o auc.loom`."):
         with loompy.connect(str(path), mode="r", validate=False) as loom:

@@ -7,14 +7,12 @@ from ctxcore.genesig import Regulon
 
 from gridapp.core.consensus import consensus_adjacencies, consensus_regulons
 from gridapp.core.methods import infer
-from gridapp.core.parallel import dask_client
 from tests.core.test_boosting import _planted
 
 
 def test_planted_edges_recur_in_every_run_and_noise_is_filtered():
     adata, tfs = _planted(seed=1, n_tfs=120)  # enough TFs that a noise TF is not used in every run
-    with dask_client(n_workers=2) as client:
-        runs = [infer(adata, tfs, method="grnboost2-fast", seed=seed, client=client) for seed in range(5)]
+    runs = [infer(adata, tfs, method="grnboost2-fast", seed=seed) for seed in range(5)]
     everything = consensus_adjacencies(runs, min_occurrence=0.0)
     kept = consensus_adjacencies(runs, min_occurrence=0.8)
     planted = everything.set_index(["TF", "target"]).loc[[(f"TF{i}", f"G{i}") for i in range(6)]]

@@ -7,7 +7,7 @@ pySCENIC does not give its files (its ``regulons.csv`` is the enriched-motif tab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anndata as ad
@@ -53,6 +53,14 @@ def _plain(regulon: Regulon) -> Regulon:
     )
 
 
+def loom_writer() -> Callable[..., None]:
+    """pySCENIC's ``export2loom``, imported on first use: with loompy, 2 s of imports that a process writing no
+    loom skips (a dashboard calls this while warming up, so that the jobs it forks find it imported)."""
+    from pyscenic.export import export2loom
+
+    return export2loom
+
+
 def write_loom(
     adata: ad.AnnData,
     regulons: Sequence[Regulon],
@@ -68,8 +76,7 @@ def write_loom(
     ``decompress_meta`` and the SCENIC protocol read; SCope reads it too. The expression is ``adata.X``, the
     matrix AUCell ranked.
     """
-    from pyscenic.export import export2loom  # with loompy, 2 s of imports a process writing no loom skips
-
+    export2loom = loom_writer()
     renamed = [regulon.rename(regulon.name.replace("(", " (", 1)) for regulon in regulons]
     auc = adata.obsm["X_aucell"].copy()
     auc.columns = [name.replace("(", " (", 1) for name in auc.columns]

@@ -369,8 +369,9 @@ def _summary(
 
 def warm_up(seed: int = 0) -> None:
     """Compile (or load from numba's cache) what a job runs in its own process (the GRN engine when there is no
-    worker pool, AUCell, binarisation, UMAP's kernels), on a tiny problem, so that a process forked afterwards
-    (a dashboard job) finds them ready instead of spending seconds compiling UMAP on its first result.
+    worker pool, AUCell, binarisation, UMAP's kernels; the loom writer's imports), on a tiny problem, so that a
+    process forked afterwards (a dashboard job) finds them ready instead of spending seconds compiling UMAP on its
+    first result.
 
     Every native thread pool is held to one thread meanwhile (``threadpoolctl``): a fork of a process whose
     OpenMP pool has threads hangs in its first OpenMP call (scikit-learn's neighbour search). tSNE (openTSNE,
@@ -393,6 +394,7 @@ def warm_up(seed: int = 0) -> None:
         auc = aucell.aucell(adata, found, auc_threshold=0.25, seed=seed, n_threads=1)
         aucell.binarize(adata, seed=seed)
         embed.umap_of(auc.to_numpy(np.float32), seed=seed)
+        export.loom_writer()  # imported once here, not in every job
 
 
 def _prune(

@@ -55,6 +55,25 @@ def test_planted_links_come_back_with_their_signs(signed, client, layers):
     assert links["importance"].min() > 1e-8  # a target whose best model is empty gives no ~1e-16 residues
 
 
+def test_each_target_gets_scikit_learns_elastic_net_cv(signed, client):
+    """The chunk-shared folds and Gram matrices change nothing: per target, ElasticNetCV with the same settings
+    (each TF standardised, a TF never its own regressor) gives the same coefficients."""
+    from sklearn.linear_model import ElasticNetCV
+    from sklearn.model_selection import KFold
+
+    links = lasso(signed, TFS, client=client, seed=4)
+    x = signed[:, TFS].X.astype(np.float64)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    for target in ["UP0", "DOWN1", "NOISE2", "ACT", "REP"]:
+        regressors = [tf for tf in TFS if tf != target]
+        fitted = ElasticNetCV(l1_ratio=1.0, n_alphas=30, eps=1e-2, cv=KFold(5, shuffle=True, random_state=4)).fit(
+            x[:, [TFS.index(tf) for tf in regressors]], signed[:, target].X.ravel().astype(np.float64)
+        )
+        expected = fitted.coef_ if fitted.alpha_ < fitted.alphas_.max() else np.zeros(len(regressors))
+        got = [_coefficient(links, tf, target) for tf in regressors]
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=target)
+
+
 def test_the_registry_runs_it_and_is_deterministic(signed, client):
     first = infer(signed, TFS, method="lasso", seed=1, client=client)
     again = infer(signed, TFS, method="lasso", seed=1, client=client)

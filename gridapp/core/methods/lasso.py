@@ -214,7 +214,7 @@ def _cross_validated(
     x_all = np.asfortranarray(centred[:, columns]) if subset else centred
     alphas = _penalties(x_all, y - y.mean(), settings)
     path = {"l1_ratio": settings["l1_ratio"], "max_iter": 1000, "tol": 1e-4, "check_input": False}
-    error = np.zeros(len(alphas))
+    errors = []
     for fold in folds:
         x_train = np.asfortranarray(fold.x_train[:, columns]) if subset else fold.x_train
         gram = np.ascontiguousarray(fold.gram[np.ix_(columns, columns)]) if subset else fold.gram
@@ -224,8 +224,8 @@ def _cross_validated(
         _, coefs, _ = enet_path(x_train, y_train, alphas=alphas, precompute=gram, Xy=x_train.T @ y_train, **path)
         intercepts = y_offset - fold.x_offset[columns] @ coefs
         residues = x[np.ix_(fold.test, columns)] @ coefs - y[fold.test, None] + intercepts
-        error += (residues**2).mean(axis=0)
-    best = int(np.argmin(error))
+        errors.append((residues**2).mean(axis=0))
+    best = int(np.argmin(np.mean(errors, axis=0)))  # ElasticNetCV's mean over folds, to its last bit
     if best == 0:  # the largest penalty is the empty model
         return np.zeros(len(columns))
     _, coefs, _ = enet_path(x_all, y - y.mean(), alphas=alphas[best : best + 1], precompute=False, **path)

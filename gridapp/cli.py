@@ -284,13 +284,14 @@ def _run(args: argparse.Namespace) -> Callable[[], None]:
 
 def _compare(args: argparse.Namespace) -> Callable[[], None]:
     """``compare``: the runs a comparison needs (cached), then its tables; returns what prints them."""
+    base = params_from_args(args)  # bad settings and missing files are told before the pipeline's imports
     from gridapp.jobs.cache import ResultCache
     from gridapp.jobs.compare import CompareSpec, IncompleteComparisonError, Missing, run_compare, write_compare
     from gridapp.jobs.pipeline import output_folder
 
     try:
         spec = CompareSpec(
-            base=params_from_args(args),
+            base=base,
             group_key=args.group_key,
             groups=args.groups or (),
             reproducibility=args.reproducibility,

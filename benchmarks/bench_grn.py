@@ -6,7 +6,7 @@ CD14+ monocytes and B cells of that donor and 500 HVGs. ``--beeline mDC-500-Spec
 and its ground truth instead.
 
 arboreto runs twice (seeds 0 and 1: the seed-to-seed overlap is the noise floor) on a local cluster of
-``--workers`` single-threaded worker processes started before timing; the engine once (seed 0) with the
+``--workers`` single-threaded worker processes started before timing; then the engine (seed 0) with the
 same client, which for a local cluster means ``--workers`` threads of this process (the same cores), its
 kernels first compiled (or loaded from numba's disk cache) outside the timing. ``--arboreto-dir DIR``
 reuses arboreto networks saved there by an earlier run (their seconds too), or saves them there: for
@@ -17,7 +17,9 @@ rustscenic (``rustscenic.grn.infer``, not a dependency of gridapp) runs in its o
 on the same matrix, gene and TF names passed through files, with ``RAYON_NUM_THREADS`` = ``--workers``;
 the time is that of the ``infer`` call alone. It runs with its defaults (what its users get: early stop
 mode ``arboreto``), then once more with each other early-stop mode for information (an extra line with
-its trees per target); the speed-up is against the default run.
+its trees per target); the speed-up is against the default run. The engine and rustscenic's default run
+take turns, ``--repeats`` times each (both print every time), and each side's median is compared: this
+machine's speed drifts by ±15 % over minutes, and turns put a slow spell on both sides.
 
 Last line: ``speedup_vs_arboreto=X top1000_overlap=Y arboreto_seed_overlap=Z auprc_delta=W
 speedup_vs_rustscenic=R`` (the last field only when rustscenic ran).
@@ -28,9 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import anndata as ad
@@ -50,6 +55,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RUSTSCENIC_PYTHON = Path("/work/rs-venv/bin/python")
 #: early-stop modes of rustscenic 0.5.1, its default first
 RUSTSCENIC_MODES = ("arboreto", "legacy_inbag")
+#: runs rustscenic in an early-stop mode, returns its network
+Runner = Callable[[str], pd.DataFrame]
 #: run by rustscenic's interpreter: argv = folder with matrix.npz and names.json, early-stop mode
 RUSTSCENIC_SCRIPT = """
 import json, sys, time
@@ -100,23 +107,26 @@ def rustscenic_python(option: str | None) -> Path | None:
     return RUSTSCENIC_PYTHON if RUSTSCENIC_PYTHON.exists() else None
 
 
-def run_rustscenic(python: Path, adata: ad.AnnData, tfs: list[str], threads: int) -> dict[str, pd.DataFrame]:
-    """rustscenic's network in each early-stop mode (its default first); ``attrs``: seconds, trees per target."""
-    runs = {}
+@contextmanager
+def rustscenic_runner(python: Path, adata: ad.AnnData, tfs: list[str], threads: int) -> Iterator[Runner]:
+    """A function that runs rustscenic on ``adata`` in an early-stop mode and returns its network (``attrs``:
+    seconds, trees per target); the matrix and names are written once for all its runs."""
     with tempfile.TemporaryDirectory(prefix="bench-grn-rustscenic-") as scratch:
         folder = Path(scratch)
         sp.save_npz(folder / "matrix.npz", sp.csr_matrix(adata.X), compressed=False)
         (folder / "names.json").write_text(json.dumps({"genes": list(adata.var_names), "tfs": tfs}))
         (folder / "run.py").write_text(RUSTSCENIC_SCRIPT)
         environment = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
-        for mode in RUSTSCENIC_MODES:
+
+        def run(mode: str) -> pd.DataFrame:
             subprocess.run([str(python), str(folder / "run.py"), str(folder), mode], check=True, env=environment)
             edges = pd.read_parquet(folder / f"edges_{mode}.parquet")
             edges = edges[edges["TF"] != edges["target"]]
             edges = edges.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
             edges.attrs = json.loads((folder / f"summary_{mode}.json").read_text())
-            runs[mode] = edges
-    return runs
+            return edges
+
+        yield run
 
 
 def arboreto_run(adata: ad.AnnData, tfs: list[str], seed: int, client, saved: Path | None) -> pd.DataFrame:
@@ -141,6 +151,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--arboreto-dir", type=Path, help="reuse (or save) arboreto's networks here")
     parser.add_argument("--rustscenic-python", help="interpreter with rustscenic installed")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of the engine and of rustscenic's default")
     args = parser.parse_args()
 
     if args.beeline:
@@ -153,22 +164,33 @@ def main() -> None:
     print(f"{source}: {adata.n_obs} cells × {adata.n_vars} genes, {len(tfs)} TFs")
 
     runs: dict[str, pd.DataFrame] = {}
-    with dask_client(n_workers=args.workers) as client:
-        warm_up()  # numba compiles (or loads its cache) the engine's kernels here before timing
-        started = time.perf_counter()
-        runs["engine"] = infer(adata, tfs, method="grnboost2-fast", seed=0, client=client)
-        runs["engine"].attrs["seconds"] = time.perf_counter() - started
-        print(f"engine: {runs['engine'].attrs['seconds']:.2f} s", flush=True)
-        for seed in (0, 1):
-            saved = args.arboreto_dir / f"arboreto_{tag}_seed{seed}.parquet" if args.arboreto_dir else None
-            runs[f"arboreto seed {seed}"] = arboreto_run(adata, tfs, seed, client, saved)
-
     python = rustscenic_python(args.rustscenic_python)
     if python is None or not python.exists():
         print(f"skipped: rustscenic (no interpreter at {python or '$RUSTSCENIC_PYTHON'}; see --rustscenic-python)")
-    else:
-        for mode, network in run_rustscenic(python, adata, tfs, args.workers).items():
-            runs[f"rustscenic {mode}"] = network
+        python = None
+    with dask_client(n_workers=args.workers) as client:
+        for seed in (0, 1):
+            saved = args.arboreto_dir / f"arboreto_{tag}_seed{seed}.parquet" if args.arboreto_dir else None
+            runs[f"arboreto seed {seed}"] = arboreto_run(adata, tfs, seed, client, saved)
+        warm_up()  # numba compiles (or loads its cache) the engine's kernels here before timing
+        runner = rustscenic_runner(python, adata, tfs, args.workers) if python else nullcontext()
+        with runner as rustscenic:
+            # the engine and rustscenic's default mode take turns, so that a slow spell of the machine falls on both
+            engine_seconds, rustscenic_seconds = [], []
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                runs["engine"] = infer(adata, tfs, method="grnboost2-fast", seed=0, client=client)
+                engine_seconds.append(time.perf_counter() - started)
+                if rustscenic:
+                    runs[f"rustscenic {RUSTSCENIC_MODES[0]}"] = rustscenic(RUSTSCENIC_MODES[0])
+                    rustscenic_seconds.append(runs[f"rustscenic {RUSTSCENIC_MODES[0]}"].attrs["seconds"])
+            runs["engine"].attrs["seconds"] = statistics.median(engine_seconds)
+            print("engine runs (s): " + " ".join(f"{s:.2f}" for s in engine_seconds), flush=True)
+            if rustscenic:
+                runs[f"rustscenic {RUSTSCENIC_MODES[0]}"].attrs["seconds"] = statistics.median(rustscenic_seconds)
+                print("rustscenic runs (s): " + " ".join(f"{s:.2f}" for s in rustscenic_seconds), flush=True)
+                for mode in RUSTSCENIC_MODES[1:]:
+                    runs[f"rustscenic {mode}"] = rustscenic(mode)
 
     reference = runs["arboreto seed 0"]
     for name, network in runs.items():

@@ -12,7 +12,15 @@ from distributed import Client
 from sklearn.tree import DecisionTreeRegressor
 
 from gridapp.core.methods import infer
-from gridapp.core.methods.boosting import MAX_BINS, bin_features, boost_targets, grnboost2_fast, local_threads
+from gridapp.core.methods.boosting import (
+    MAX_BINS,
+    SEGMENT_WORDS,
+    WORD,
+    bin_features,
+    boost_targets,
+    grnboost2_fast,
+    local_threads,
+)
 from gridapp.core.parallel import dask_client
 from gridapp.jobs.params import RunParams
 from gridapp.jobs.pipeline import prepare
@@ -31,8 +39,10 @@ def test_binning_is_exact_up_to_max_bins_and_quantile_beyond():
     assert sparse.base[0] == 0 and np.array_equal(unpacked[0], sparse.bins[0] != 0)
 
 
-def test_one_tree_on_all_features_is_scikit_learns_exact_tree():
-    """With every TF searched, no subsample and few distinct values, a tree's gains are an exact CART's."""
+@pytest.mark.parametrize("compress", [False, True], ids=["bit-walk", "vector-compress"])
+def test_one_tree_on_all_features_is_scikit_learns_exact_tree(compress):
+    """With every TF searched, no subsample and few distinct values, a tree's gains are an exact CART's,
+    whichever way the histograms find a node's cells (the compress runs emulated where the CPU lacks it)."""
     rng = np.random.default_rng(1)
     n_cells = 400
     # modes at the bottom, in the middle and at the top of the range: the base bin on either side of a split
@@ -43,11 +53,35 @@ def test_one_tree_on_all_features_is_scikit_learns_exact_tree():
     y = np.sin(tfs[:, 2]) + 0.5 * (tfs[:, 3] < 5) + 0.3 * tfs[:, 0] + 0.1 * rng.normal(size=n_cells)
     binned = bin_features(tfs)
     importance, trees = boost_targets(
-        binned.arrays, y[:, None], np.array([0]), np.array([-1]), 0, max_features=1.0, max_trees=1, subsample=1.0
+        binned.arrays,
+        y[:, None],
+        np.array([0]),
+        np.array([-1]),
+        0,
+        max_features=1.0,
+        max_trees=1,
+        subsample=1.0,
+        compress=compress,
     )
     exact = DecisionTreeRegressor(max_depth=3).fit(tfs, y)
     assert trees[0] == 1
     np.testing.assert_allclose(importance[0], exact.feature_importances_, atol=1e-10)
+
+
+def test_listing_cells_by_vector_compress_grows_the_trees_of_the_bit_walk_past_a_segment():
+    """More cells than one segment of 16-bit positions holds: each segment's cells keep their place."""
+    rng = np.random.default_rng(2)
+    n_cells = SEGMENT_WORDS * WORD + 3000
+    tfs = np.where(rng.random((n_cells, 4)) < 0.7, 0.0, rng.gamma(2.0, 1.0, (n_cells, 4)))
+    y = np.log1p(tfs[:, 0]) * (np.arange(n_cells) >= n_cells - 5000) + 0.3 * tfs[:, 1] + rng.normal(size=n_cells)
+    binned = bin_features(tfs)
+    runs = [
+        boost_targets(binned.arrays, y[:, None], np.array([0]), np.array([-1]), 0, max_trees=40, compress=compress)
+        for compress in (False, True)
+    ]
+    assert runs[0][1][0] >= 25
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
 def _planted(seed: int = 0, n_tfs: int = 12) -> tuple[ad.AnnData, list[str]]:

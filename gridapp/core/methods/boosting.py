@@ -12,7 +12,10 @@ What makes it fast: the TF matrix is binned once (each distinct value its own bi
 ``MAX_BINS``) and shared by all targets, with a bitset per TF of the cells outside its most common bin
 (zero expression, for most TFs). Tree nodes are bitsets of cells too, so a node's split search visits
 only the node's cells outside that bin (one AND per 64 cells finds them); the base bin gets what they
-leave of the node's total, and the filled bins are kept as a 64-bit mask, scanned in order. The
+leave of the node's total, and the filled bins are kept as a 64-bit mask, scanned in order. Where the
+CPU packs a vector's chosen lanes in one instruction (AVX-512 VBMI2's compress), a node's cells are first
+listed that way, 64 per word without a branch, then added up in one loop: a walk of each word's bits
+mispredicts its loop's end once per word, and that was most of the histograms' time. The
 residuals are updated in place after each tree: an in-bag cell through the leaf bitset that holds it,
 an out-of-bag cell (10 %) by walking the tree. Whole chunks of targets are boosted in one compiled call
 that releases the GIL: in threads of this process when the work stays on this machine, as Dask tasks on
@@ -28,11 +31,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anndata as ad
+import llvmlite.binding
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from distributed import Client, LocalCluster
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils, config
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
@@ -49,6 +55,10 @@ MAX_DEPTH = 3
 MAX_BINS = 64
 #: cells per bitset word
 WORD = 64
+#: words per segment of a node's listed cells (their positions are 16-bit within a segment)
+SEGMENT_WORDS = 2**16 // WORD
+#: vector lanes of 16 bits per compress (half a word)
+LANES = 32
 #: targets per Dask task: small enough to balance two workers, large enough to amortise a task
 CHUNK = 32
 #: targets per turn of a thread: a turn costs microseconds, so small turns balance the threads' last ones
@@ -124,6 +134,54 @@ def _popcount(typingctx, src):
     return src(src), codegen
 
 
+def vector_compress() -> bool:
+    """Whether numba compiles for a CPU that packs a vector's chosen 16-bit lanes in one instruction
+    (AVX-512 VBMI2's ``vpcompressw``): the host, or the CPU set by ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES``.
+
+    Elsewhere the compress is emulated lane by lane, slower than walking the bits.
+    """
+    if config.CPU_NAME and config.CPU_NAME != "host":
+        return "+avx512vbmi2" in (config.CPU_FEATURES or "").split(",")
+    return bool(llvmlite.binding.get_host_cpu_features().get("avx512vbmi2", False))
+
+
+#: how the histograms find a node's cells: listed by vector compress (True) or by walking their bits
+COMPRESS = vector_compress()
+
+
+@intrinsic
+def _list_bits(typingctx, positions, count, word, first):
+    """Write ``first`` + the index of each set bit of ``word``, in order, to ``positions[count:]`` (uint16);
+    return ``count`` + the number of set bits.
+
+    Two compressions of 32 lanes, each stored whole: ``positions`` needs ``2 * LANES`` entries of room past
+    the last position written.
+    """
+
+    def codegen(context, builder, signature, args):
+        array, count, word, first = args
+        data = context.make_array(signature.args[0])(context, builder, array).data
+        i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
+        vector, mask = ir.VectorType(i16, LANES), ir.VectorType(ir.IntType(1), LANES)
+        compress = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(vector, [vector, mask, vector]),
+            f"llvm.experimental.vector.compress.v{LANES}i16",
+        )
+        lane_zero = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+        start = builder.insert_element(ir.Constant(vector, ir.Undefined), builder.trunc(first, i16), i32(0))
+        start = builder.shuffle_vector(start, ir.Constant(vector, ir.Undefined), lane_zero)
+        for half in range(WORD // LANES):
+            bits = builder.trunc(builder.lshr(word, i64(LANES * half)), ir.IntType(LANES))
+            lanes = builder.add(start, ir.Constant(vector, list(range(LANES * half, LANES * (half + 1)))))
+            packed = builder.call(compress, [lanes, builder.bitcast(bits, mask), ir.Constant(vector, [0] * LANES)])
+            builder.store(packed, builder.bitcast(builder.gep(data, [count]), vector.as_pointer()), align=2)
+            count = builder.add(count, builder.zext(builder.ctpop(bits), i64))
+        return count
+
+    return types.int64(positions, count, word, first), codegen
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _next(state: np.ndarray) -> float:
     """Uniform double in [0, 1) from a splitmix64 stream kept in ``state[0]``."""
@@ -136,60 +194,113 @@ def _next(state: np.ndarray) -> float:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _histogram(bins_f, off_base_f, node_cells, residual, hist_sum, hist_cnt):
+def _list_cells(row, mask, start, stop, positions):
+    """List the cells of ``row & mask`` in words ``start:stop`` into ``positions`` (relative to word ``start``,
+    in order) by vector compress; return how many."""
+    listed = 0
+    for w in range(start, stop):
+        listed = _list_bits(positions, listed, row[w] & mask[w], (w - start) * WORD)
+    return listed
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _each_cell(row, mask, positions, compress, visit, state):
+    """Call ``visit(cell, state)`` on each cell of ``row & mask``, in order: listed by vector compress a segment
+    at a time (``compress``), else by walking each word's bits."""
+    for start in range(0, len(row), SEGMENT_WORDS):
+        stop = min(start + SEGMENT_WORDS, len(row))
+        first = np.uint64(start * WORD)
+        if compress:
+            for i in range(_list_cells(row, mask, start, stop, positions)):
+                visit(first + positions[i], state)
+            continue
+        for w in range(start, stop):
+            word, offset = row[w] & mask[w], first + np.uint64((w - start) * WORD)
+            while word:
+                visit(offset + trailing_zeros(word), state)
+                word &= word - np.uint64(1)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_cell(c, bins_f, residual, hist_sum, hist_cnt):
+    """Add cell ``c``'s residual to its bin's sum and count; return the bin's bit and the residual."""
+    b = np.uint64(bins_f[c])
+    r = residual[c]
+    hist_sum[b] += r
+    hist_cnt[b] += 1
+    return np.uint64(1) << b, r
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _histogram(bins_f, off_base_f, node_cells, residual, hist_sum, hist_cnt, positions, compress):
     """Add the residuals of the node's cells outside the feature's base bin to their bins' sums and counts.
 
-    Returns the bitmask of bins filled, the residuals' sum and the number of cells. Cell positions are
-    unsigned, so indexing needs no negative-index check.
+    Returns the bitmask of bins filled, the residuals' sum and the number of cells. With ``compress`` the
+    cells are listed into ``positions`` first (:func:`_list_bits`, a segment at a time), else each word's
+    bits are walked. Both add the cells in the same order, so the sums are the same to the bit. Cell
+    positions are unsigned, so indexing needs no negative-index check.
     """
     occupied, others_sum, others_n = np.uint64(0), 0.0, 0
+    if compress:
+        for start in range(0, len(node_cells), SEGMENT_WORDS):
+            stop = min(start + SEGMENT_WORDS, len(node_cells))
+            listed = _list_cells(node_cells, off_base_f, start, stop, positions)
+            first = np.uint64(start * WORD)
+            for i in range(listed):
+                bit, r = _add_cell(first + positions[i], bins_f, residual, hist_sum, hist_cnt)
+                occupied |= bit
+                others_sum += r
+            others_n += listed
+        return occupied, others_sum, others_n
     offset = np.uint64(0)
     for w in range(len(node_cells)):
         word = node_cells[w] & off_base_f[w]
         others_n += _popcount(word)
         while word:
-            c = offset + trailing_zeros(word)
+            bit, r = _add_cell(offset + trailing_zeros(word), bins_f, residual, hist_sum, hist_cnt)
             word &= word - np.uint64(1)
-            b = np.uint64(bins_f[c])
-            r = residual[c]
-            hist_sum[b] += r
-            hist_cnt[b] += 1
-            occupied |= np.uint64(1) << b
+            occupied |= bit
             others_sum += r
         offset += np.uint64(WORD)
     return occupied, others_sum, others_n
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _split(node, left, feature, threshold, binned, node_bits):
-    """Divide a node's cells between its children: bin <= ``threshold`` to ``left``, the others to ``left + 1``."""
+def _send_left(c, state):
+    """Set cell ``c``'s bit in ``going_left`` when its bin is <= ``threshold``; ``state``: those and the bins."""
+    going_left, bins_f, threshold = state
+    going_left[c // np.uint64(WORD)] |= np.uint64(bins_f[c] <= threshold) << (c % np.uint64(WORD))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _split(node, left, feature, threshold, binned, node_bits, positions, compress):
+    """Divide a node's cells between its children: bin <= ``threshold`` to ``left``, the others to ``left + 1``.
+
+    The node's cells in the feature's base bin go together; the others are visited one by one (:func:`_each_cell`).
+    """
     bins, binned_base, off_base = binned
     bins_f, off_base_f = bins[feature], off_base[feature]
+    node_cells, going_left = node_bits[node], node_bits[left]
     base_left = binned_base[feature] <= threshold
-    offset = np.uint64(0)
-    for w in range(node_bits.shape[1]):
-        cells = node_bits[node, w]
-        word = cells & off_base_f[w]
-        going_left = cells & ~off_base_f[w] if base_left else np.uint64(0)
-        while word:
-            bit = trailing_zeros(word)
-            word &= word - np.uint64(1)
-            going_left |= np.uint64(bins_f[offset + bit] <= threshold) << bit
-        node_bits[left, w], node_bits[left + 1, w] = going_left, cells & ~going_left
-        offset += np.uint64(WORD)
+    for w in range(len(node_cells)):
+        going_left[w] = node_cells[w] & ~off_base_f[w] if base_left else np.uint64(0)
+    _each_cell(node_cells, off_base_f, positions, compress, _send_left, (going_left, bins_f, threshold))
+    for w in range(len(node_cells)):
+        node_bits[left + 1, w] = node_cells[w] & ~going_left[w]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance):
+def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance, compress):
     """Grow one depth-3 least-squares tree on the residuals of the in-bag cells (``node_bits[0]``);
     add its squared-error reductions to ``importance``.
 
     Nodes are numbered breadth first; ``node_bits[k]`` receives node k's cells. ``tree``: each node's
     feature (a leaf when < 0), threshold bin (left: bin <= threshold), left child (the right one
-    follows) and value. Returns the number of nodes.
+    follows) and value. ``compress``: how :func:`_histogram` finds a node's cells. Returns the number of
+    nodes.
     """
     bins, binned_base, off_base = binned
-    hist_sum, hist_cnt, sizes, totals, depths, inverse = work
+    hist_sum, hist_cnt, sizes, totals, depths, inverse, positions = work
     tree_feature, tree_threshold, tree_left, tree_value = tree
     sizes[0], totals[0], depths[0] = n_in, total_in, 0
     n_nodes, node = 1, 0
@@ -213,7 +324,7 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
             i += 1
             visited += 1
             occupied, others_sum, others_n = _histogram(
-                bins[f], off_base[f], node_bits[node], residual, hist_sum, hist_cnt
+                bins[f], off_base[f], node_bits[node], residual, hist_sum, hist_cnt, positions, compress
             )
             if others_n < n:  # the base bin holds the rest of the node
                 base = np.uint64(binned_base[f])
@@ -247,7 +358,7 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
         if best_feature < 0 or best_gain <= EPSILON * (n + 8.0 * parent):
             node += 1
             continue
-        _split(node, n_nodes, best_feature, best_threshold, binned, node_bits)
+        _split(node, n_nodes, best_feature, best_threshold, binned, node_bits, positions, compress)
         tree_feature[node] = best_feature
         tree_threshold[node] = best_threshold
         tree_left[node] = n_nodes
@@ -257,6 +368,25 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
             n_nodes += 1
         node += 1
     return n_nodes
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _sum(values):
+    """Sum in four interleaved partial sums: a quarter of a single sum's chain of dependent additions."""
+    a, b, c, d = 0.0, 0.0, 0.0, 0.0
+    whole = len(values) - len(values) % 4
+    for i in range(0, whole, 4):
+        a, b, c, d = a + values[i], b + values[i + 1], c + values[i + 2], d + values[i + 3]
+    for i in range(whole, len(values)):
+        a += values[i]
+    return (a + b) + (c + d)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _take_step(c, state):
+    """Take ``step`` off cell ``c``'s residual; ``state``: the residuals and the step."""
+    residual, step = state
+    residual[c] -= step
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -279,9 +409,9 @@ def _boost_target(binned, y, features, n_draw, state, settings):
 
     The residuals are kept up to date tree by tree: an in-bag cell's leaf is the node bitset that
     holds it, an out-of-bag cell walks the tree. ``settings``: maximal number of trees, learning rate,
-    subsample fraction, early-stopping window.
+    subsample fraction, early-stopping window, and how the histograms find a node's cells (``compress``).
     """
-    max_trees, learning_rate, subsample, window = settings
+    max_trees, learning_rate, subsample, window, compress = settings
     bins = binned[0]
     n_cells = len(y)
     n_words = binned[2].shape[1]
@@ -293,7 +423,8 @@ def _boost_target(binned, y, features, n_draw, state, settings):
     out_of_bag = np.empty(n_cells - n_in, dtype=np.uint64)
     node_bits = np.zeros((MAX_NODES, n_words), dtype=np.uint64)
     # scratch of _grow_tree: histogram sums and counts (kept zeroed), node sizes, residual sums and
-    # depths, and 1 / k for every node size k (a split scan multiplies instead of dividing)
+    # depths, 1 / k for every node size k (a split scan multiplies instead of dividing), and a segment's
+    # listed cells with the room _list_bits writes past them
     inverse = np.zeros(n_in + 1)
     inverse[1:] = 1.0 / np.arange(1, n_in + 1)
     work = (
@@ -303,6 +434,7 @@ def _boost_target(binned, y, features, n_draw, state, settings):
         np.empty(MAX_NODES),
         np.empty(MAX_NODES, dtype=np.int64),
         inverse,
+        np.empty(min(n_words, SEGMENT_WORDS) * WORD + 2 * LANES, dtype=np.uint16),
     )
     tree = (
         np.empty(MAX_NODES, dtype=np.int64),
@@ -318,14 +450,12 @@ def _boost_target(binned, y, features, n_draw, state, settings):
     n_out = len(out_of_bag)
     for stage in range(max_trees):
         _draw_bag(n_in, every_cell, node_bits[0], out_of_bag, state)
-        total_in, old_oob = 0.0, 0.0
-        for c in range(n_cells):
-            total_in += residual[c]
+        total_in, old_oob = _sum(residual), 0.0
         for c in out_of_bag:
             total_in -= residual[c]
             old_oob += residual[c] * residual[c]
         n_nodes = _grow_tree(
-            binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance
+            binned, node_bits, residual, n_in, total_in, features, n_draw, state, work, tree, importance, compress
         )
         new_oob = 0.0
         for c in out_of_bag:
@@ -336,14 +466,8 @@ def _boost_target(binned, y, features, n_draw, state, settings):
             new_oob += residual[c] * residual[c]
         for node in range(n_nodes):
             if tree_feature[node] < 0:
-                step = learning_rate * tree_value[node]
-                offset = np.uint64(0)
-                for w in range(n_words):
-                    word = node_bits[node, w]
-                    while word:
-                        residual[offset + trailing_zeros(word)] -= step
-                        word &= word - np.uint64(1)
-                    offset += np.uint64(WORD)
+                step = (residual, learning_rate * tree_value[node])
+                _each_cell(node_bits[node], node_bits[node], work[-1], compress, _take_step, step)
         improvement = (old_oob - new_oob) / n_out if n_out else 0.0
         window_sum += improvement - improvements[stage % window]
         improvements[stage % window] = improvement
@@ -368,6 +492,7 @@ def boost_targets(
     learning_rate: float = LEARNING_RATE,
     subsample: float = SUBSAMPLE,
     window: int = WINDOW,
+    compress: bool = COMPRESS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boost each column of ``targets`` (cells × targets) on the binned TFs.
 
@@ -381,6 +506,9 @@ def boost_targets(
         A stable id per target (its gene position): with ``seed``, it fixes the target's random stream.
     own_feature
         Position of each target among the TFs (excluded from its own regressors), or -1.
+    compress
+        List a node's cells by vector compress before adding them up (:data:`COMPRESS`: where the CPU
+        does it in one instruction), else walk their bits. The trees are the same either way.
 
     Returns
     -------
@@ -397,7 +525,7 @@ def boost_targets(
         n_draw = max(1, int(max_features * len(allowed)))
         state = np.empty(1, dtype=np.uint64)
         state[0] = np.uint64(seed) * np.uint64(0x100000001B3) + np.uint64(target_ids[t]) + np.uint64(1)
-        settings = (max_trees, learning_rate, subsample, window)
+        settings = (max_trees, learning_rate, subsample, window, compress)
         importances[t], trees[t] = _boost_target(binned, y, allowed, n_draw, state, settings)
     return importances, trees
 

@@ -156,6 +156,7 @@ def test_pyscenic_binarize_on_auc_csv_gives_the_stored_thresholds_and_calls(demo
     theirs = pd.Series({name: derive_threshold(auc, name, seed=seed) for name in auc.columns})
     ours = pd.Series(np.asarray(stored["thresholds"], dtype=float), index=list(stored["regulons"]))
     # equal up to the last bits of the mixture fit, which follow BLAS's threading in the process that ran it
-    np.testing.assert_allclose(theirs.to_numpy(), ours.loc[theirs.index].to_numpy(), rtol=1e-12, atol=0)
+    # (seen: 7e-12 relative); the next seed moves one of these thresholds by 1e-6
+    np.testing.assert_allclose(theirs.to_numpy(), ours.loc[theirs.index].to_numpy(), rtol=1e-9, atol=0)
     calls = pd.read_csv(out / "auc_binary.csv", index_col=0)
     pd.testing.assert_frame_equal((auc > theirs).astype(calls.dtypes.iloc[0]), calls, check_names=False)

@@ -296,8 +296,8 @@ def _grow_tree(binned, node_bits, residual, n_in, total_in, features, n_draw, st
 
     Nodes are numbered breadth first; ``node_bits[k]`` receives node k's cells. ``tree``: each node's
     feature (a leaf when < 0), threshold bin (left: bin <= threshold), left child (the right one
-    follows) and value. ``compress``: how :func:`_histogram` finds a node's cells. Returns the number of
-    nodes.
+    follows) and value. ``compress``: how :func:`_histogram` and :func:`_split` find a node's cells.
+    Returns the number of nodes.
     """
     bins, binned_base, off_base = binned
     hist_sum, hist_cnt, sizes, totals, depths, inverse, positions = work
@@ -427,6 +427,7 @@ def _boost_target(binned, y, features, n_draw, state, settings):
     # listed cells with the room _list_bits writes past them
     inverse = np.zeros(n_in + 1)
     inverse[1:] = 1.0 / np.arange(1, n_in + 1)
+    positions = np.empty(min(n_words, SEGMENT_WORDS) * WORD + 2 * LANES, dtype=np.uint16)
     work = (
         np.zeros(MAX_BINS),
         np.zeros(MAX_BINS, dtype=np.int64),
@@ -434,7 +435,7 @@ def _boost_target(binned, y, features, n_draw, state, settings):
         np.empty(MAX_NODES),
         np.empty(MAX_NODES, dtype=np.int64),
         inverse,
-        np.empty(min(n_words, SEGMENT_WORDS) * WORD + 2 * LANES, dtype=np.uint16),
+        positions,
     )
     tree = (
         np.empty(MAX_NODES, dtype=np.int64),
@@ -466,8 +467,8 @@ def _boost_target(binned, y, features, n_draw, state, settings):
             new_oob += residual[c] * residual[c]
         for node in range(n_nodes):
             if tree_feature[node] < 0:
-                step = (residual, learning_rate * tree_value[node])
-                _each_cell(node_bits[node], node_bits[node], work[-1], compress, _take_step, step)
+                leaf, step = node_bits[node], learning_rate * tree_value[node]
+                _each_cell(leaf, leaf, positions, compress, _take_step, (residual, step))
         improvement = (old_oob - new_oob) / n_out if n_out else 0.0
         window_sum += improvement - improvements[stage % window]
         improvements[stage % window] = improvement
